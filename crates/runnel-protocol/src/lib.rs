@@ -8,3 +8,5 @@
 pub mod batch;
 
 pub use kafka_protocol;
+pub mod frame;
+pub mod versions;

@@ -1,0 +1,118 @@
+//! Request frames: the 4-byte size prefix, the request header, and response framing.
+//!
+//! A frame is `size:i32` followed by `size` bytes. Reading enforces the configured
+//! `socket.request.max.bytes` before allocating anything, so a hostile size costs nothing.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
+use kafka_protocol::protocol::{Decodable, Encodable};
+use thiserror::Error;
+
+/// Bytes of the size prefix in front of every frame.
+pub const FRAME_SIZE_PREFIX_BYTES: usize = 4;
+
+/// Why a frame or request header could not be read.
+#[derive(Debug, Error)]
+pub enum FrameError {
+    #[error("frame of {size} bytes exceeds socket.request.max.bytes={max_bytes}")]
+    TooLarge { size: i64, max_bytes: usize },
+    #[error("frame has a negative size {0}")]
+    NegativeSize(i32),
+    #[error("frame of {0} bytes is too short for a request header")]
+    TooShort(usize),
+    #[error("unknown API key {0}")]
+    UnknownApiKey(i16),
+    #[error("cannot encode response: {0}")]
+    Encode(String),
+    #[error("malformed request header for {api_key:?} v{api_version}: {reason}")]
+    MalformedHeader { api_key: ApiKey, api_version: i16, reason: String },
+}
+
+/// Checks a frame's declared size against the limit, before its body is read.
+pub fn check_frame_size(size: i32, max_bytes: usize) -> Result<usize, FrameError> {
+    if size < 0 {
+        return Err(FrameError::NegativeSize(size));
+    }
+    let size = size as usize;
+    if size > max_bytes {
+        return Err(FrameError::TooLarge { size: size as i64, max_bytes });
+    }
+    Ok(size)
+}
+
+/// The fixed fields every request header starts with, readable for any version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestPreamble {
+    pub api_key: i16,
+    pub api_version: i16,
+    pub correlation_id: i32,
+}
+
+/// Reads the api key, version and correlation id at the start of a frame body.
+pub fn peek_preamble(body: &[u8]) -> Result<RequestPreamble, FrameError> {
+    if body.len() < 8 {
+        return Err(FrameError::TooShort(body.len()));
+    }
+    Ok(RequestPreamble {
+        api_key: i16::from_be_bytes([body[0], body[1]]),
+        api_version: i16::from_be_bytes([body[2], body[3]]),
+        correlation_id: i32::from_be_bytes([body[4], body[5], body[6], body[7]]),
+    })
+}
+
+/// Decodes the full request header of a known API, leaving `body` at the request message.
+pub fn decode_request_header(api_key: ApiKey, api_version: i16, body: &mut Bytes) -> Result<RequestHeader, FrameError> {
+    let header_version = api_key.request_header_version(api_version);
+    RequestHeader::decode(body, header_version).map_err(|error| FrameError::MalformedHeader {
+        api_key,
+        api_version,
+        reason: error.to_string(),
+    })
+}
+
+/// Encodes a complete response frame (size prefix, header, body) into `out`.
+pub fn encode_response<M: Encodable>(
+    out: &mut BytesMut,
+    correlation_id: i32,
+    header_version: i16,
+    message: &M,
+    version: i16,
+) -> Result<(), FrameError> {
+    let start = out.len();
+    out.put_i32(0);
+    let encoded = ResponseHeader::default()
+        .with_correlation_id(correlation_id)
+        .encode(out, header_version)
+        .and_then(|()| message.encode(out, version));
+    if let Err(error) = encoded {
+        out.truncate(start);
+        return Err(FrameError::Encode(error.to_string()));
+    }
+    let size = (out.len() - start - FRAME_SIZE_PREFIX_BYTES) as i32;
+    out[start..start + FRAME_SIZE_PREFIX_BYTES].copy_from_slice(&size.to_be_bytes());
+    Ok(())
+}
+
+/// Reads a big-endian i32 size prefix from exactly four bytes.
+pub fn frame_size(prefix: [u8; FRAME_SIZE_PREFIX_BYTES]) -> i32 {
+    (&prefix[..]).get_i32()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversized_and_negative_frames_are_rejected_before_allocation() {
+        assert!(matches!(check_frame_size(101, 100), Err(FrameError::TooLarge { .. })));
+        assert!(matches!(check_frame_size(-1, 100), Err(FrameError::NegativeSize(-1))));
+        assert_eq!(check_frame_size(100, 100).unwrap(), 100);
+    }
+
+    #[test]
+    fn preamble_needs_eight_bytes() {
+        assert!(peek_preamble(&[0; 7]).is_err());
+        let p = peek_preamble(&[0, 18, 0, 3, 0, 0, 0, 9]).unwrap();
+        assert_eq!((p.api_key, p.api_version, p.correlation_id), (18, 3, 9));
+    }
+}
