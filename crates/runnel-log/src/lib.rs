@@ -11,10 +11,21 @@
 //! log       PartitionLog: open (with recovery), append, read, offsets, retention, flush
 //! ```
 
-use std::path::Path;
-use std::sync::Arc;
+mod index;
+mod layout;
+mod partition;
+pub mod producer;
+mod recovery;
+mod retention;
+mod scan;
+mod segment;
+pub mod storage;
 
+pub use layout::{CHECKPOINT_FILE, CLEAN_SHUTDOWN_FILE};
+pub use partition::PartitionLog;
+pub use producer::PRODUCER_BATCHES_RETAINED;
 pub use runnel_protocol::batch::BatchError;
+pub use storage::{FaultPlan, FaultStorage, FileStorage, MemStorage, Storage, StorageFile};
 
 /// Errors from log operations. Producer-state rejections are their own variants so the
 /// broker can map each to its Kafka error code.
@@ -100,47 +111,3 @@ pub struct RetentionOutcome {
     pub bytes_deleted: u64,
 }
 
-/// Minimal file-system surface the log uses; see `storage` for implementations.
-pub trait Storage: Send + Sync + std::fmt::Debug {}
-
-/// One partition's log. See the contract above.
-#[derive(Debug)]
-pub struct PartitionLog {
-    _private: (),
-}
-
-#[allow(unused_variables)]
-impl PartitionLog {
-    /// Opens (creating if absent) the log in `dir`, running recovery: every batch after the
-    /// recovery point is validated, and the log is truncated at the first torn or corrupt one.
-    pub fn open(storage: Arc<dyn Storage>, dir: &Path, config: LogConfig, now_ms: i64) -> Result<Self, LogError> {
-        todo!("being implemented")
-    }
-    /// Appends one validated batch: checks producer state, patches the base offset (and the
-    /// LogAppendTime when configured), writes it, updates indexes, rolls and flushes by policy.
-    pub fn append(&mut self, batch: &mut [u8], now_ms: i64) -> Result<AppendOutcome, LogError> {
-        todo!()
-    }
-    /// Whole batches from the one containing `offset`, stopping before `max_offset`
-    /// (exclusive) and after `max_bytes`; the first batch is returned whole even when larger
-    /// than `max_bytes` if `min_one_batch` is set. An offset equal to the log end gives empty.
-    pub fn read(&self, offset: i64, max_bytes: usize, max_offset: i64, min_one_batch: bool) -> Result<ReadResult, LogError> {
-        todo!()
-    }
-    pub fn log_start_offset(&self) -> i64 { todo!() }
-    pub fn log_end_offset(&self) -> i64 { todo!() }
-    pub fn size_bytes(&self) -> u64 { todo!() }
-    /// The first batch whose max timestamp is >= `timestamp_ms`, as stored bytes.
-    pub fn batch_for_timestamp(&self, timestamp_ms: i64) -> Result<Option<Vec<u8>>, LogError> { todo!() }
-    /// The batch holding the log's largest timestamp, as stored bytes.
-    pub fn batch_with_max_timestamp(&self) -> Result<Option<Vec<u8>>, LogError> { todo!() }
-    pub fn flush(&mut self) -> Result<(), LogError> { todo!() }
-    /// Rolls by time and flushes by flush.ms when due.
-    pub fn tick(&mut self, now_ms: i64) -> Result<(), LogError> { todo!() }
-    pub fn apply_retention(&mut self, now_ms: i64) -> Result<RetentionOutcome, LogError> { todo!() }
-    /// Flushes, writes the producer snapshot and the clean-shutdown marker.
-    pub fn close(self) -> Result<(), LogError> { todo!() }
-    /// Removes the whole partition directory.
-    pub fn delete(self) -> Result<(), LogError> { todo!() }
-    pub fn set_config(&mut self, config: LogConfig) { todo!() }
-}

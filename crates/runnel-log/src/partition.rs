@@ -1,0 +1,444 @@
+//! [`PartitionLog`]: the segments of one partition, its offsets, appends, reads, rolls and
+//! flushes. Opening (recovery) lives in `recovery.rs`; retention and truncation in
+//! `retention.rs`.
+//!
+//! Invariants, asserted where cheap: segments are sorted, never empty as a list, contiguous
+//! (each segment's base offset is the previous one's next offset) and only the last one is
+//! written; `log_start_offset <= recovery_point.max(log_start_offset) <= log_end_offset`.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use runnel_protocol::batch::{
+    set_base_offset, set_log_append_time, BatchError, BatchHeader, BATCH_HEADER_BYTES, BATCH_LENGTH_PREFIX_BYTES,
+    MAGIC_V2,
+};
+
+use crate::layout::{offset_file_name, write_file_atomically, Checkpoint, CHECKPOINT_FILE, SNAPSHOT_SUFFIX};
+use crate::producer::{ProducerCheck, ProducerStateManager};
+use crate::scan::last_offset;
+use crate::segment::{AppendFailure, Segment};
+use crate::storage::Storage;
+use crate::{AppendOutcome, LogConfig, LogError, ReadResult};
+
+/// How often `tick` looks for expired producers (Kafka's
+/// producer.id.expiration.check.interval.ms default).
+pub const PRODUCER_EXPIRATION_CHECK_INTERVAL_MS: i64 = 600_000;
+
+/// One partition's log. Not internally synchronised: the owner wraps it in a lock; `read`
+/// and the other `&self` methods may run concurrently with each other.
+#[derive(Debug)]
+pub struct PartitionLog {
+    pub(crate) storage: Arc<dyn Storage>,
+    pub(crate) dir: PathBuf,
+    pub(crate) config: LogConfig,
+    pub(crate) segments: Vec<Segment>,
+    pub(crate) log_start_offset: i64,
+    /// Every offset below this is synced, with the indexes of its segments.
+    pub(crate) recovery_point: i64,
+    /// The checkpoint as last written to disk.
+    pub(crate) persisted: Checkpoint,
+    pub(crate) producers: ProducerStateManager,
+    /// Files were created or removed since the directory was last synced.
+    pub(crate) dir_dirty: bool,
+    pub(crate) last_flush_ms: i64,
+    /// The latest clock reading seen, for calls that take none (`flush`).
+    pub(crate) last_now_ms: i64,
+    pub(crate) last_producer_expiry_ms: i64,
+    /// Set when the files may no longer match memory (a failed rollback or a failed sync):
+    /// writes are refused until the log is reopened, which runs recovery.
+    pub(crate) failure: Option<String>,
+}
+
+/// Checks the batch's framing (the broker validated it in full; this guards the log's own
+/// arithmetic): magic, declared length equal to the bytes given, a sane offset delta.
+fn check_framing(batch: &[u8]) -> Result<BatchHeader, LogError> {
+    let header = BatchHeader::parse(batch)?;
+    if header.magic != MAGIC_V2 {
+        return Err(BatchError::UnsupportedMagic(header.magic).into());
+    }
+    if header.batch_length < (BATCH_HEADER_BYTES - BATCH_LENGTH_PREFIX_BYTES) as i32 || header.total_bytes() != batch.len()
+    {
+        return Err(BatchError::LengthMismatch { declared: header.total_bytes(), available: batch.len() }.into());
+    }
+    if header.last_offset_delta < 0 {
+        return Err(BatchError::InvalidOffsetDelta {
+            last_offset_delta: header.last_offset_delta,
+            records_count: header.records_count,
+        }
+        .into());
+    }
+    Ok(header)
+}
+
+impl PartitionLog {
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset
+    }
+
+    pub fn log_end_offset(&self) -> i64 {
+        self.active().next_offset()
+    }
+
+    pub fn size_bytes(&self) -> u64 {
+        self.segments.iter().map(Segment::size_bytes).sum()
+    }
+
+    /// Offsets below this are durable (synced) on disk.
+    pub fn recovery_point(&self) -> i64 {
+        self.recovery_point
+    }
+
+    /// Base offsets of the segments, oldest first.
+    pub fn segment_base_offsets(&self) -> Vec<i64> {
+        self.segments.iter().map(|s| s.base_offset).collect()
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+
+    /// The idempotent-producer state (read-only; the log updates it on append).
+    pub fn producer_state(&self) -> &ProducerStateManager {
+        &self.producers
+    }
+
+    /// Why the log refuses writes, if it does (see [`PartitionLog::append`]).
+    pub fn failure(&self) -> Option<&str> {
+        self.failure.as_deref()
+    }
+
+    pub(crate) fn active(&self) -> &Segment {
+        self.segments.last().expect("a log always has a segment")
+    }
+
+    pub(crate) fn active_mut(&mut self) -> &mut Segment {
+        self.segments.last_mut().expect("a log always has a segment")
+    }
+
+    /// Index of the segment holding `offset`: the last one whose base is at or below it.
+    pub(crate) fn segment_index_for(&self, offset: i64) -> Option<usize> {
+        self.segments.partition_point(|s| s.base_offset <= offset).checked_sub(1)
+    }
+
+    pub(crate) fn ensure_usable(&self) -> Result<(), LogError> {
+        match &self.failure {
+            None => Ok(()),
+            Some(why) => Err(LogError::Io(io::Error::other(format!(
+                "partition log {} refuses writes after a storage failure ({why}); reopen it to recover",
+                self.dir.display()
+            )))),
+        }
+    }
+
+    pub(crate) fn fail(&mut self, why: String) {
+        tracing::error!(dir = %self.dir.display(), "partition log failed: {why}");
+        self.failure.get_or_insert(why);
+    }
+
+    /// Appends one batch. After producer-state checks (a retry of a cached batch returns
+    /// `Duplicate` and writes nothing), the base offset is patched to the log end (and the
+    /// LogAppendTime stamped when configured), the active segment rolls if due, and the batch
+    /// is written as one write plus the odd index entry. On an IO error nothing is kept: the
+    /// files are truncated back and the log stays usable; if even that fails, or a policy
+    /// flush fails to sync, the log refuses writes until reopened.
+    pub fn append(&mut self, batch: &mut [u8], now_ms: i64) -> Result<AppendOutcome, LogError> {
+        self.ensure_usable()?;
+        self.last_now_ms = now_ms;
+        let header = check_framing(batch)?;
+        if let ProducerCheck::Duplicate { base_offset, last_offset } = self.producers.check(&header)? {
+            return Ok(AppendOutcome::Duplicate { base_offset, last_offset });
+        }
+        let base_offset = self.log_end_offset();
+        set_base_offset(batch, base_offset);
+        let log_append_time_ms = self.config.log_append_time.then(|| {
+            set_log_append_time(batch, now_ms);
+            now_ms
+        });
+        let header = BatchHeader::parse(batch)?;
+        let last = last_offset(&header);
+        let roll = self.active().should_roll(&self.config, batch.len() as u64, header.max_timestamp, last, now_ms);
+        if roll {
+            self.roll(now_ms)?;
+        }
+        let interval = self.config.index_interval_bytes;
+        if let Err(AppendFailure { error, rolled_back }) = self.active_mut().append(batch, &header, interval, now_ms) {
+            if !rolled_back {
+                self.fail(format!("could not roll back a failed append: {error}"));
+            }
+            return Err(error.into());
+        }
+        self.producers.record(&header);
+        if self.log_end_offset().saturating_sub(self.recovery_point) >= self.config.flush_messages {
+            self.flush()?;
+        }
+        Ok(AppendOutcome::Appended { base_offset, last_offset: last, log_append_time_ms })
+    }
+
+    /// Starts a new active segment at the log end. The old one gets its final time-index
+    /// entry; a producer snapshot is written at the new base offset (as Kafka does), so
+    /// recovery replays at most one segment of producer state.
+    pub(crate) fn roll(&mut self, now_ms: i64) -> Result<(), LogError> {
+        let base_offset = self.log_end_offset();
+        assert!(self.active().size_bytes() > 0, "rolling an empty segment");
+        self.active_mut().seal_time_index()?;
+        let segment = match Segment::create(self.storage.as_ref(), &self.dir, base_offset, now_ms) {
+            Ok(segment) => segment,
+            Err(e) => {
+                // Leave no half-made segment behind; a leftover would be an empty one that
+                // recovery handles anyway, so a failure here is only logged.
+                if let Err(cleanup) = crate::segment::remove_segment_files(self.storage.as_ref(), &self.dir, base_offset) {
+                    tracing::warn!(dir = %self.dir.display(), "could not remove a half-created segment: {cleanup}");
+                }
+                return Err(e.into());
+            }
+        };
+        self.segments.push(segment);
+        self.dir_dirty = true;
+        if let Err(e) = self.write_producer_snapshot(base_offset) {
+            tracing::warn!(dir = %self.dir.display(), "producer snapshot at {base_offset} not written: {e}");
+        }
+        Ok(())
+    }
+
+    pub(crate) fn write_producer_snapshot(&self, offset: i64) -> io::Result<()> {
+        let bytes = self.producers.encode_snapshot(offset);
+        write_file_atomically(self.storage.as_ref(), &self.dir, &offset_file_name(offset, SNAPSHOT_SUFFIX), &bytes)
+    }
+
+    pub(crate) fn write_checkpoint(&mut self, checkpoint: Checkpoint) -> Result<(), LogError> {
+        write_file_atomically(self.storage.as_ref(), &self.dir, CHECKPOINT_FILE, &checkpoint.encode())?;
+        self.persisted = checkpoint;
+        self.dir_dirty = false;
+        Ok(())
+    }
+
+    /// Syncs every segment from the one holding the recovery point up to (not including)
+    /// `offset`'s data, then the directory, and moves the recovery point to `offset`. The
+    /// checkpoint file is rewritten only when the recovery point enters a new segment or the
+    /// log start moved: recovery rescans the whole segment holding the recovery point anyway,
+    /// so a finer checkpoint would cost two more syncs per flush and save nothing.
+    fn flush_up_to(&mut self, offset: i64) -> Result<(), LogError> {
+        self.ensure_usable()?;
+        if offset <= self.recovery_point && !self.dir_dirty {
+            return Ok(());
+        }
+        let from = self.segment_index_for(self.recovery_point).unwrap_or(0);
+        let whole_log = offset >= self.log_end_offset();
+        for i in from..self.segments.len() {
+            if self.segments[i].base_offset >= offset && !whole_log {
+                break;
+            }
+            if let Err(e) = self.segments[i].sync() {
+                // After a failed fsync the kernel may have dropped the dirty pages: nothing
+                // written since the last good sync can be trusted to be on disk.
+                self.fail(format!("sync failed: {e}"));
+                return Err(e.into());
+            }
+        }
+        if self.dir_dirty {
+            if let Err(e) = self.storage.sync_dir(&self.dir) {
+                self.fail(format!("directory sync failed: {e}"));
+                return Err(e.into());
+            }
+            self.dir_dirty = false;
+        }
+        self.recovery_point = self.recovery_point.max(offset);
+        self.last_flush_ms = self.last_now_ms;
+        let moved_segment =
+            self.segment_index_for(self.persisted.recovery_point) != self.segment_index_for(self.recovery_point);
+        if moved_segment || self.persisted.log_start_offset != self.log_start_offset {
+            self.write_checkpoint(Checkpoint {
+                log_start_offset: self.log_start_offset,
+                recovery_point: self.recovery_point,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Syncs everything appended so far (segments, indexes, new directory entries) and
+    /// advances the recovery point to the log end.
+    pub fn flush(&mut self) -> Result<(), LogError> {
+        self.flush_up_to(self.log_end_offset())
+    }
+
+    /// Periodic work: rolls the active segment when segment.ms has passed since its first
+    /// batch's timestamp; syncs segments that rolled since the last flush (Kafka flushes a
+    /// segment after it rolls, which bounds recovery to the active segment); flushes when
+    /// flush.ms is due; expires idle producers every
+    /// [`PRODUCER_EXPIRATION_CHECK_INTERVAL_MS`].
+    pub fn tick(&mut self, now_ms: i64) -> Result<(), LogError> {
+        self.ensure_usable()?;
+        self.last_now_ms = now_ms;
+        if self.active().time_to_roll(&self.config, now_ms) {
+            self.roll(now_ms)?;
+        }
+        let active_base = self.active().base_offset;
+        if self.recovery_point < active_base {
+            self.flush_up_to(active_base)?;
+        }
+        let due = now_ms.saturating_sub(self.last_flush_ms) >= self.config.flush_ms;
+        if due && self.log_end_offset() > self.recovery_point {
+            self.flush()?;
+        }
+        if now_ms.saturating_sub(self.last_producer_expiry_ms) >= PRODUCER_EXPIRATION_CHECK_INTERVAL_MS {
+            self.expire_producers(now_ms);
+        }
+        Ok(())
+    }
+
+    /// Drops producers idle for producer.id.expiration.ms; returns how many.
+    pub fn expire_producers(&mut self, now_ms: i64) -> usize {
+        self.last_producer_expiry_ms = now_ms;
+        self.producers.expire(now_ms, self.config.producer_id_expiration_ms)
+    }
+
+    /// Applies new topic settings from the next append on.
+    pub fn set_config(&mut self, config: LogConfig) {
+        self.config = config;
+    }
+
+    /// Whole batches from the one containing `offset`; see [`PartitionLog::read_into`].
+    pub fn read(&self, offset: i64, max_bytes: usize, max_offset: i64, min_one_batch: bool) -> Result<ReadResult, LogError> {
+        let mut bytes = Vec::new();
+        self.read_into(offset, max_bytes, max_offset, min_one_batch, &mut bytes)?;
+        Ok(ReadResult { bytes })
+    }
+
+    /// Appends to `out` whole batches, as stored, from the one containing `offset`: batches
+    /// are taken while their total stays within `max_bytes` and their base offset is below
+    /// `max_offset`; with `min_one_batch` a first batch larger than `max_bytes` comes alone.
+    /// Reading continues into later segments. `offset == log end` reads nothing; outside
+    /// `[log start, log end]` is `OffsetOutOfRange`. Lets the caller reuse its buffer.
+    pub fn read_into(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        max_offset: i64,
+        min_one_batch: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), LogError> {
+        let log_end_offset = self.log_end_offset();
+        if offset < self.log_start_offset || offset > log_end_offset {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start_offset: self.log_start_offset,
+                log_end_offset,
+            });
+        }
+        let Some(mut index) = self.segment_index_for(offset) else { return Ok(()) };
+        let mut read_bytes = 0usize;
+        let mut from_offset = offset;
+        while index < self.segments.len() {
+            let segment = &self.segments[index];
+            let Some((start, first)) = segment.find_batch(from_offset)? else {
+                index += 1;
+                continue;
+            };
+            if first.base_offset >= max_offset {
+                return Ok(());
+            }
+            let first_bytes = first.total_bytes();
+            if read_bytes + first_bytes > max_bytes {
+                if read_bytes == 0 && min_one_batch {
+                    segment.read_bytes(start, first_bytes, out)?;
+                }
+                return Ok(());
+            }
+            let budget = (max_bytes - read_bytes) as u64;
+            let len = budget.min(segment.size_bytes() - start) as usize;
+            let before = out.len();
+            segment.read_bytes(start, len, out)?;
+            let (kept, stopped) = whole_batches_below(&out[before..], max_offset)
+                .map_err(|why| LogError::Corrupt(self.dir.display().to_string(), why))?;
+            out.truncate(before + kept);
+            read_bytes += kept;
+            if stopped || start + kept as u64 != segment.size_bytes() {
+                return Ok(());
+            }
+            index += 1;
+            from_offset = segment.next_offset();
+        }
+        Ok(())
+    }
+
+    /// The first batch whose max timestamp is at least `timestamp_ms`, as stored.
+    pub fn batch_for_timestamp(&self, timestamp_ms: i64) -> Result<Option<Vec<u8>>, LogError> {
+        for segment in &self.segments {
+            if segment.max_timestamp() < timestamp_ms || segment.next_offset() <= self.log_start_offset {
+                continue;
+            }
+            if let Some((position, header)) = segment.find_batch_by_timestamp(timestamp_ms, self.log_start_offset)? {
+                let mut out = Vec::with_capacity(header.total_bytes());
+                segment.read_bytes(position, header.total_bytes(), &mut out)?;
+                return Ok(Some(out));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The batch holding the log's largest timestamp (the earliest such batch), as stored.
+    pub fn batch_with_max_timestamp(&self) -> Result<Option<Vec<u8>>, LogError> {
+        let mut best: Option<&Segment> = None;
+        for segment in &self.segments {
+            if segment.size_bytes() > 0 && best.is_none_or(|b| segment.max_timestamp() > b.max_timestamp()) {
+                best = Some(segment);
+            }
+        }
+        let Some(segment) = best else { return Ok(None) };
+        let Some((position, header)) = segment.find_batch_with_max_timestamp()? else { return Ok(None) };
+        let mut out = Vec::with_capacity(header.total_bytes());
+        segment.read_bytes(position, header.total_bytes(), &mut out)?;
+        Ok(Some(out))
+    }
+
+    /// Flushes, then writes what makes the next open fast: the final time-index entry, a
+    /// producer snapshot at the log end, the checkpoint and the clean-shutdown marker.
+    pub fn close(mut self) -> Result<(), LogError> {
+        self.ensure_usable()?;
+        self.active_mut().seal_time_index()?;
+        self.flush()?;
+        // The sealed entry may have made the active segment's time index dirty again.
+        self.active_mut().sync()?;
+        let log_end_offset = self.log_end_offset();
+        self.write_producer_snapshot(log_end_offset)?;
+        self.write_checkpoint(Checkpoint { log_start_offset: self.log_start_offset, recovery_point: log_end_offset })?;
+        let marker = self.dir.join(crate::layout::CLEAN_SHUTDOWN_FILE);
+        let mut file = self.storage.open_file(&marker, true)?;
+        file.sync()?;
+        self.storage.sync_dir(&self.dir)?;
+        Ok(())
+    }
+
+    /// Removes the whole partition directory.
+    pub fn delete(self) -> Result<(), LogError> {
+        self.storage.remove_dir_all(&self.dir)?;
+        Ok(())
+    }
+}
+
+/// Walks the batches at the start of `bytes`: returns how many bytes hold whole batches with
+/// base offsets below `max_offset`, and whether `max_offset` stopped the walk.
+fn whole_batches_below(bytes: &[u8], max_offset: i64) -> Result<(usize, bool), String> {
+    let mut position = 0;
+    while bytes.len() - position >= BATCH_HEADER_BYTES {
+        let header = BatchHeader::parse(&bytes[position..]).map_err(|e| e.to_string())?;
+        if header.batch_length < (BATCH_HEADER_BYTES - BATCH_LENGTH_PREFIX_BYTES) as i32 {
+            return Err(format!("stored batch with length field {}", header.batch_length));
+        }
+        if header.base_offset >= max_offset {
+            return Ok((position, true));
+        }
+        let end = position + header.total_bytes();
+        if end > bytes.len() {
+            break;
+        }
+        position = end;
+    }
+    Ok((position, false))
+}
