@@ -6,6 +6,7 @@
 //! re-exported so that callers use exactly the version this crate was built against.
 
 pub mod batch;
+pub mod records;
 
 pub use kafka_protocol;
 pub mod frame;
