@@ -86,7 +86,15 @@ impl PartitionLog {
             store.sync_dir(dir)?;
         }
         let trust_all = clean && checkpoint.is_some();
-        let bases = &listing.segment_bases;
+        let checkpoint_start = checkpoint.map_or(i64::MIN, |c| c.log_start_offset);
+        // Segments wholly below the log start were being deleted by retention; a crash can
+        // bring their names back. They are not part of the log: remove them first.
+        let mut first = 0;
+        while first + 1 < listing.segment_bases.len() && listing.segment_bases[first + 1] <= checkpoint_start {
+            remove_segment_files(store, dir, listing.segment_bases[first])?;
+            first += 1;
+        }
+        let bases = &listing.segment_bases[first..];
         let mut recover_from = match checkpoint {
             _ if trust_all => bases.len(),
             Some(c) => bases.partition_point(|&b| b <= c.recovery_point).saturating_sub(1),
@@ -135,6 +143,17 @@ impl PartitionLog {
                 break;
             }
         }
+        if segments.last().is_some_and(|s| s.next_offset() < checkpoint_start) {
+            // Recovery lost data up to and past the log start (it was never synced). Offsets
+            // below the log start were handed out before: restart empty at the log start
+            // rather than hand them out again.
+            tracing::warn!(dir = %dir.display(), "recovered log ends below its log start {checkpoint_start}; restarting it empty there");
+            for segment in segments.drain(..) {
+                let base = segment.base_offset;
+                drop(segment);
+                remove_segment_files(store, dir, base)?;
+            }
+        }
         if segments.is_empty() {
             let base = checkpoint.map_or(0, |c| c.log_start_offset.max(0));
             segments.push(Segment::create(store, dir, base, now_ms)?);
@@ -161,7 +180,6 @@ impl PartitionLog {
         segments[last].load_rolling_timestamp()?;
 
         let log_end_offset = segments[last].next_offset();
-        let checkpoint_start = checkpoint.map_or(i64::MIN, |c| c.log_start_offset);
         let log_start_offset = checkpoint_start.max(segments[0].base_offset).min(log_end_offset);
         let mut log = PartitionLog {
             storage,
