@@ -310,7 +310,9 @@ impl Segment {
         segment.max_timestamp = max_timestamp;
         segment.offset_of_max_timestamp = offset_of_max;
         segment.bytes_since_last_index_entry = bytes_since_last_entry;
-        segment.log_dirty = valid_bytes < file_bytes;
+        // The bytes may still sit in the page cache of a process that died or never synced
+        // them: a recovered segment counts as unsynced until the log syncs it.
+        segment.log_dirty = true;
         segment.load_rolling_timestamp()?;
         Ok((segment, RecoveryReport { bytes_dropped: file_bytes - valid_bytes, reason }))
     }
