@@ -90,7 +90,7 @@ fn plan_for(fault: &Fault) -> FaultPlan {
 fn run(
     fault_storage: &FaultStorage,
     storage: &Arc<dyn Storage>,
-    dir: &PathBuf,
+    dir: &std::path::Path,
     config: &LogConfig,
     ops: &[Op],
 ) -> (Vec<Vec<u8>>, usize) {
