@@ -238,3 +238,20 @@ fn set_config_applies_to_the_next_append() {
         assert_eq!(log.segment_base_offsets(), vec![0, 2]);
     });
 }
+
+#[test]
+fn segments_roll_when_an_index_is_full() {
+    each_storage(|t| {
+        // Room for two offset-index entries and one time-index entry per segment.
+        let config = LogConfig { segment_index_bytes: 16, index_interval_bytes: 0, ..LogConfig::default() };
+        let mut log = t.open(&config, 0);
+        let mut stored = Vec::new();
+        for ts in 0..9 {
+            stored.push(append(&mut log, &plain(1, 10, ts), 0).1);
+        }
+        // First batch: no entry (nothing since the last one); second: entries; third: the time
+        // index is full, so the segment rolls before it.
+        assert_eq!(log.segment_base_offsets(), vec![0, 2, 4, 6, 8], "{}", t.name);
+        assert_eq!(read_all(&log), stored);
+    });
+}
