@@ -1,1 +1,21 @@
-//! The broker.
+//! The Runnel broker: a Kafka-compatible server over the partition log.
+//!
+//! Entry point: [`Broker::bind`] then [`Broker::run`]. Module map:
+//! - `config`: Kafka's server.properties keys, defaults and topic-level configs;
+//! - `server`: listeners, accept loops, background log maintenance, shutdown;
+//! - `connection`: one client connection, frame in, response out;
+//! - `handlers`: one module per Kafka API, pure functions of (context, request);
+//! - `topics`: the topic registry and partitions (the replication seam lives there);
+//! - `context`: what handlers may read; `producer_ids`, `cluster_meta`: small persisted state.
+
+pub mod config;
+mod cluster_meta;
+mod connection;
+pub mod context;
+mod durable_file;
+mod handlers;
+mod producer_ids;
+pub mod server;
+pub mod topics;
+
+pub use server::{Broker, BrokerError};

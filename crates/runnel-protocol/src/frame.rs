@@ -3,9 +3,10 @@
 //! A frame is `size:i32` followed by `size` bytes. Reading enforces the configured
 //! `socket.request.max.bytes` before allocating anything, so a hostile size costs nothing.
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable};
+
 use thiserror::Error;
 
 /// Bytes of the size prefix in front of every frame.
@@ -70,32 +71,28 @@ pub fn decode_request_header(api_key: ApiKey, api_version: i16, body: &mut Bytes
     })
 }
 
-/// Encodes a complete response frame (size prefix, header, body) into `out`.
-pub fn encode_response<M: Encodable>(
+/// Appends a complete response frame to `out`: size prefix, response header, then
+/// whatever `encode_body` writes. On failure `out` is left as it was.
+pub fn write_response<E: std::fmt::Display>(
     out: &mut BytesMut,
     correlation_id: i32,
     header_version: i16,
-    message: &M,
-    version: i16,
+    encode_body: impl FnOnce(&mut BytesMut) -> Result<(), E>,
 ) -> Result<(), FrameError> {
     let start = out.len();
     out.put_i32(0);
-    let encoded = ResponseHeader::default()
-        .with_correlation_id(correlation_id)
-        .encode(out, header_version)
-        .and_then(|()| message.encode(out, version));
-    if let Err(error) = encoded {
+    let header = ResponseHeader::default().with_correlation_id(correlation_id);
+    if let Err(error) = header.encode(out, header_version) {
+        out.truncate(start);
+        return Err(FrameError::Encode(error.to_string()));
+    }
+    if let Err(error) = encode_body(out) {
         out.truncate(start);
         return Err(FrameError::Encode(error.to_string()));
     }
     let size = (out.len() - start - FRAME_SIZE_PREFIX_BYTES) as i32;
     out[start..start + FRAME_SIZE_PREFIX_BYTES].copy_from_slice(&size.to_be_bytes());
     Ok(())
-}
-
-/// Reads a big-endian i32 size prefix from exactly four bytes.
-pub fn frame_size(prefix: [u8; FRAME_SIZE_PREFIX_BYTES]) -> i32 {
-    (&prefix[..]).get_i32()
 }
 
 #[cfg(test)]

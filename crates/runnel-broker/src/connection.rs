@@ -1,0 +1,135 @@
+//! One client connection: read a frame, decode it, hand it to a handler, write the reply.
+//!
+//! Requests on a connection are answered one at a time and in order, as Kafka does (it
+//! mutes a channel while a request is in flight), so a long-polling fetch holds only its
+//! own connection. Anything that cannot be read or answered closes the connection with
+//! exactly one log line; the broker and its other clients carry on.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestKind};
+use kafka_protocol::protocol::Encodable;
+use runnel_protocol::frame::{
+    check_frame_size, decode_request_header, peek_preamble, write_response, FRAME_SIZE_PREFIX_BYTES,
+};
+use runnel_protocol::kafka_protocol;
+use runnel_protocol::versions::{support_for, API_VERSIONS_MAX};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::context::BrokerContext;
+use crate::handlers::{self, Reply};
+
+/// Kafka's connections.max.idle.ms default: a connection silent this long is closed.
+pub const CONNECTION_IDLE_MS_MAX: u64 = 600_000;
+
+/// Why a connection ended early; each becomes the connection's one log line.
+#[derive(Debug, thiserror::Error)]
+enum Closed {
+    #[error("{0}")]
+    Frame(#[from] runnel_protocol::frame::FrameError),
+    #[error("connection ended inside a frame: {0}")]
+    Truncated(std::io::Error),
+    #[error("idle for {CONNECTION_IDLE_MS_MAX} ms")]
+    Idle,
+    #[error("unsupported version {version} of {api_key:?}")]
+    UnsupportedVersion { api_key: ApiKey, version: i16 },
+    #[error("malformed {api_key:?} v{version} request: {reason}")]
+    Malformed { api_key: ApiKey, version: i16, reason: String },
+    #[error("cannot answer {api_key:?} v{version}: {reason}")]
+    Unanswerable { api_key: ApiKey, version: i16, reason: String },
+    #[error("write failed: {0}")]
+    Write(std::io::Error),
+}
+
+pub async fn serve(ctx: Arc<BrokerContext>, mut stream: TcpStream, peer: SocketAddr, shutdown: CancellationToken) {
+    let _ = stream.set_nodelay(true);
+    let frame_bytes_max = ctx.config.socket_request_max_bytes as usize;
+    let mut out = BytesMut::new();
+    loop {
+        let frame = tokio::select! {
+            frame = read_frame(&mut stream, frame_bytes_max) => frame,
+            _ = shutdown.cancelled() => return,
+        };
+        let body = match frame {
+            Ok(Some(body)) => body,
+            Ok(None) => return,
+            Err(closed) => {
+                tracing::warn!(%peer, "closing connection: {closed}");
+                return;
+            }
+        };
+        out.clear();
+        if let Err(closed) = answer(&ctx, body, &mut out, &shutdown).await {
+            tracing::warn!(%peer, "closing connection: {closed}");
+            return;
+        }
+        if !out.is_empty() {
+            if let Err(error) = stream.write_all(&out).await {
+                tracing::debug!(%peer, "closing connection: {}", Closed::Write(error));
+                return;
+            }
+        }
+    }
+}
+
+/// Reads one frame body; `None` on a clean end of stream between frames.
+async fn read_frame(stream: &mut TcpStream, frame_bytes_max: usize) -> Result<Option<Bytes>, Closed> {
+    let idle = Duration::from_millis(CONNECTION_IDLE_MS_MAX);
+    let mut prefix = [0u8; FRAME_SIZE_PREFIX_BYTES];
+    let read_prefix = async {
+        match stream.read(&mut prefix[..1]).await {
+            // A reset between frames is how many clients close: not worth a warning.
+            Ok(0) => Ok(false),
+            Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => Ok(false),
+            Ok(_) => stream.read_exact(&mut prefix[1..]).await.map(|_| true),
+            Err(error) => Err(error),
+        }
+    };
+    match tokio::time::timeout(idle, read_prefix).await {
+        Err(_) => return Err(Closed::Idle),
+        Ok(Ok(false)) => return Ok(None),
+        Ok(Ok(true)) => {}
+        Ok(Err(error)) => return Err(Closed::Truncated(error)),
+    }
+    let size = check_frame_size(i32::from_be_bytes(prefix), frame_bytes_max)?;
+    let mut body = BytesMut::zeroed(size);
+    match tokio::time::timeout(idle, stream.read_exact(&mut body)).await {
+        Err(_) => Err(Closed::Idle),
+        Ok(Err(error)) => Err(Closed::Truncated(error)),
+        Ok(Ok(_)) => Ok(Some(body.freeze())),
+    }
+}
+
+/// Decodes and handles one request, leaving the encoded response frame (if any) in `out`.
+async fn answer(ctx: &BrokerContext, mut body: Bytes, out: &mut BytesMut, shutdown: &CancellationToken) -> Result<(), Closed> {
+    let preamble = peek_preamble(&body)?;
+    let api_key = ApiKey::try_from(preamble.api_key)
+        .map_err(|_| runnel_protocol::frame::FrameError::UnknownApiKey(preamble.api_key))?;
+    let version = preamble.api_version;
+    if api_key == ApiKey::ApiVersions && version > API_VERSIONS_MAX {
+        // KIP-511: the client learns our range from a v0 body and retries with our max.
+        let fallback = handlers::unsupported_version_fallback();
+        return write_response(out, preamble.correlation_id, 0, |buf| fallback.encode(buf, 0))
+            .map_err(|error| Closed::Unanswerable { api_key, version, reason: error.to_string() });
+    }
+    if !support_for(api_key).is_some_and(|support| support.serves(version)) {
+        return Err(Closed::UnsupportedVersion { api_key, version });
+    }
+    decode_request_header(api_key, version, &mut body)?;
+    let request = RequestKind::decode(api_key, &mut body, version)
+        .map_err(|error| Closed::Malformed { api_key, version, reason: error.to_string() })?;
+    match handlers::handle(ctx, request, version, shutdown).await {
+        Reply::Respond(response) => {
+            let header_version = api_key.response_header_version(version);
+            write_response(out, preamble.correlation_id, header_version, |buf| response.encode(buf, version))
+                .map_err(|error| Closed::Unanswerable { api_key, version, reason: error.to_string() })
+        }
+        Reply::Silent => Ok(()),
+        Reply::Close => Err(Closed::Unanswerable { api_key, version, reason: "no handler".into() }),
+    }
+}

@@ -1,0 +1,36 @@
+//! DescribeCluster: this broker, as the whole cluster.
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
+use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
+use kafka_protocol::protocol::StrBytes;
+use runnel_protocol::kafka_protocol;
+
+use crate::context::BrokerContext;
+use crate::handlers::authorized_operations::{CLUSTER_ALL, NOT_REQUESTED};
+
+/// Kafka's endpoint type for brokers (2 is controllers).
+const ENDPOINT_TYPE_BROKERS: i8 = 1;
+
+pub fn handle(ctx: &BrokerContext, request: &DescribeClusterRequest, version: i16) -> DescribeClusterResponse {
+    let response = DescribeClusterResponse::default()
+        .with_endpoint_type(ENDPOINT_TYPE_BROKERS)
+        .with_cluster_id(StrBytes::from_string(ctx.cluster_id.clone()))
+        .with_controller_id(BrokerId(ctx.node_id));
+    if version >= 1 && request.endpoint_type != ENDPOINT_TYPE_BROKERS {
+        return response
+            .with_error_code(ResponseError::UnsupportedEndpointType.code())
+            .with_error_message(Some(StrBytes::from_static_str("The broker does not serve controller endpoints.")));
+    }
+    let broker = DescribeClusterBroker::default()
+        .with_broker_id(BrokerId(ctx.node_id))
+        .with_host(StrBytes::from_string(ctx.advertised.host.clone()))
+        .with_port(ctx.advertised.port);
+    response
+        .with_brokers(vec![broker])
+        .with_cluster_authorized_operations(if request.include_cluster_authorized_operations {
+            CLUSTER_ALL
+        } else {
+            NOT_REQUESTED
+        })
+}

@@ -1,0 +1,159 @@
+//! Fetch with real long polling.
+//!
+//! A fetch answers at once when it has `min_bytes`, an error, or `max_wait_ms` is zero.
+//! Otherwise it waits for an append to any partition it asked for (or the deadline, or
+//! shutdown) and reads again. The wake-up futures are registered before each read, so an
+//! append that lands between the read and the wait still wakes it.
+//!
+//! Fetch sessions (KIP-227) are declined: every response has session id 0, which tells the
+//! client to send full fetch requests. Without transactions the last stable offset is the
+//! high watermark, so read_committed reads up to it too.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::future::select_all;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse};
+use runnel_log::LogError;
+use runnel_protocol::kafka_protocol;
+use tokio_util::sync::CancellationToken;
+
+use crate::context::BrokerContext;
+use crate::topics::{Partition, LEADER_EPOCH};
+
+/// Kafka's isolation level for transactional reads.
+const READ_COMMITTED: i8 = 1;
+/// The longest a fetch may park, whatever the client asks: a bound on held connections.
+pub const FETCH_WAIT_MS_MAX: i32 = 30_000;
+
+pub async fn handle(
+    ctx: &BrokerContext,
+    request: FetchRequest,
+    version: i16,
+    shutdown: &CancellationToken,
+) -> FetchResponse {
+    if version >= 7 && request.session_id != 0 {
+        return FetchResponse::default().with_error_code(ResponseError::FetchSessionIdNotFound.code());
+    }
+    let wanted: Vec<Wanted> = request
+        .topics
+        .iter()
+        .flat_map(|topic| {
+            let found = ctx.topics.get(&topic.topic);
+            topic.partitions.iter().map(move |p| Wanted {
+                partition: found.as_ref().and_then(|t| t.partition(p.partition).cloned()),
+                index: p.partition,
+                fetch_offset: p.fetch_offset,
+                partition_max_bytes: p.partition_max_bytes.max(0) as usize,
+                current_leader_epoch: if version >= 9 { p.current_leader_epoch } else { -1 },
+            })
+        })
+        .collect();
+    let read_committed = request.isolation_level == READ_COMMITTED;
+    let max_bytes = if version >= 3 { request.max_bytes.max(0) as usize } else { usize::MAX };
+    let min_bytes = request.min_bytes.max(0) as usize;
+    let wait = Duration::from_millis(request.max_wait_ms.clamp(0, FETCH_WAIT_MS_MAX) as u64);
+    let deadline = tokio::time::Instant::now() + wait;
+
+    loop {
+        let mut wakeups: Vec<Pin<Box<tokio::sync::futures::Notified<'_>>>> = wanted
+            .iter()
+            .filter_map(|w| w.partition.as_ref())
+            .map(|partition| {
+                let mut notified = Box::pin(partition.appended());
+                notified.as_mut().enable();
+                notified
+            })
+            .collect();
+        let results = read_all(&wanted, max_bytes);
+        let bytes: usize = results.iter().map(|r| r.records.as_ref().map_or(0, Bytes::len)).sum();
+        let any_error = results.iter().any(|r| r.error_code != 0);
+        let now = tokio::time::Instant::now();
+        if bytes >= min_bytes || any_error || now >= deadline || wakeups.is_empty() || shutdown.is_cancelled() {
+            return respond(&request, results, read_committed);
+        }
+        tokio::select! {
+            _ = select_all(wakeups.iter_mut()) => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+            _ = shutdown.cancelled() => {}
+        }
+    }
+}
+
+struct Wanted {
+    partition: Option<Arc<Partition>>,
+    index: i32,
+    fetch_offset: i64,
+    partition_max_bytes: usize,
+    current_leader_epoch: i32,
+}
+
+fn read_all(wanted: &[Wanted], max_bytes: usize) -> Vec<PartitionData> {
+    let mut bytes_remaining = max_bytes;
+    let mut first_data_sent = false;
+    wanted
+        .iter()
+        .map(|w| {
+            let data = PartitionData::default().with_partition_index(w.index).with_preferred_read_replica(BrokerId(-1));
+            let Some(partition) = &w.partition else {
+                return with_error(data, ResponseError::UnknownTopicOrPartition);
+            };
+            let data = data
+                .with_high_watermark(partition.high_watermark())
+                .with_last_stable_offset(partition.high_watermark())
+                .with_log_start_offset(partition.log_start_offset());
+            if w.current_leader_epoch >= 0 && w.current_leader_epoch < LEADER_EPOCH {
+                return with_error(data, ResponseError::FencedLeaderEpoch);
+            }
+            if w.current_leader_epoch > LEADER_EPOCH {
+                return with_error(data, ResponseError::UnknownLeaderEpoch);
+            }
+            let limit = w.partition_max_bytes.min(bytes_remaining);
+            // KIP-74: the first partition with data returns at least one whole batch, so a
+            // batch larger than every limit can still be consumed.
+            match partition.read(w.fetch_offset, limit, !first_data_sent) {
+                Ok(read) => {
+                    if !read.bytes.is_empty() {
+                        first_data_sent = true;
+                        bytes_remaining = bytes_remaining.saturating_sub(read.bytes.len());
+                    }
+                    data.with_records(Some(Bytes::from(read.bytes)))
+                }
+                Err(LogError::OffsetOutOfRange { .. }) => with_error(data, ResponseError::OffsetOutOfRange),
+                Err(error) => {
+                    tracing::error!(topic = %partition.topic, partition = partition.index, %error, "fetch read failed");
+                    with_error(data, ResponseError::KafkaStorageError)
+                }
+            }
+        })
+        .collect()
+}
+
+fn with_error(data: PartitionData, error: ResponseError) -> PartitionData {
+    data.with_error_code(error.code()).with_records(Some(Bytes::new()))
+}
+
+fn respond(request: &FetchRequest, results: Vec<PartitionData>, read_committed: bool) -> FetchResponse {
+    let mut results = results.into_iter();
+    let responses = request
+        .topics
+        .iter()
+        .map(|topic| {
+            let partitions = topic
+                .partitions
+                .iter()
+                .filter_map(|_| results.next())
+                .map(|data| if read_committed { data.with_aborted_transactions(Some(Vec::new())) } else { data })
+                .collect();
+            FetchableTopicResponse::default()
+                .with_topic(topic.topic.clone())
+                .with_topic_id(topic.topic_id)
+                .with_partitions(partitions)
+        })
+        .collect();
+    FetchResponse::default().with_responses(responses)
+}

@@ -1,0 +1,77 @@
+//! ListOffsets: earliest, latest, max timestamp, and the first offset at a timestamp.
+
+use std::collections::HashSet;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
+use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
+use runnel_protocol::kafka_protocol;
+
+use crate::context::BrokerContext;
+use crate::handlers::validation::{max_timestamp_record, offset_for_timestamp};
+use crate::topics::{Partition, LEADER_EPOCH};
+
+const LATEST_TIMESTAMP: i64 = -1;
+const EARLIEST_TIMESTAMP: i64 = -2;
+const MAX_TIMESTAMP: i64 = -3;
+
+pub fn handle(ctx: &BrokerContext, request: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
+    let mut seen = HashSet::new();
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|topic| {
+            let found = ctx.topics.get(&topic.name);
+            let partitions = topic
+                .partitions
+                .into_iter()
+                .map(|wanted| {
+                    let response = ListOffsetsPartitionResponse::default()
+                        .with_partition_index(wanted.partition_index)
+                        .with_timestamp(-1)
+                        .with_offset(-1)
+                        .with_leader_epoch(-1);
+                    if !seen.insert((topic.name.to_string(), wanted.partition_index)) {
+                        return response.with_error_code(ResponseError::InvalidRequest.code());
+                    }
+                    let Some(partition) = found.as_ref().and_then(|t| t.partition(wanted.partition_index)) else {
+                        return response.with_error_code(ResponseError::UnknownTopicOrPartition.code());
+                    };
+                    if version >= 4 && wanted.current_leader_epoch >= 0 && wanted.current_leader_epoch < LEADER_EPOCH {
+                        return response.with_error_code(ResponseError::FencedLeaderEpoch.code());
+                    }
+                    if version >= 4 && wanted.current_leader_epoch > LEADER_EPOCH {
+                        return response.with_error_code(ResponseError::UnknownLeaderEpoch.code());
+                    }
+                    match lookup(partition, wanted.timestamp, version) {
+                        Ok(Some((offset, timestamp))) => response
+                            .with_offset(offset)
+                            .with_timestamp(timestamp)
+                            .with_leader_epoch(LEADER_EPOCH),
+                        Ok(None) => response,
+                        Err(error) => response.with_error_code(error.code()),
+                    }
+                })
+                .collect();
+            ListOffsetsTopicResponse::default().with_name(topic.name).with_partitions(partitions)
+        })
+        .collect();
+    ListOffsetsResponse::default().with_topics(topics)
+}
+
+/// The (offset, timestamp) answering `timestamp`, or `None` when no record qualifies.
+fn lookup(partition: &Partition, timestamp: i64, version: i16) -> Result<Option<(i64, i64)>, ResponseError> {
+    match timestamp {
+        LATEST_TIMESTAMP => Ok(Some((partition.high_watermark(), -1))),
+        EARLIEST_TIMESTAMP => Ok(Some((partition.log_start_offset(), -1))),
+        MAX_TIMESTAMP if version >= 7 => partition.with_log(|log| {
+            let batch = log.batch_with_max_timestamp().map_err(|_| ResponseError::KafkaStorageError)?;
+            Ok(batch.map(|batch| max_timestamp_record(&batch)).transpose()?.flatten())
+        }),
+        target if target >= 0 => partition.with_log(|log| {
+            let batch = log.batch_for_timestamp(target).map_err(|_| ResponseError::KafkaStorageError)?;
+            Ok(batch.map(|batch| offset_for_timestamp(&batch, target)).transpose()?.flatten())
+        }),
+        _ => Err(ResponseError::InvalidRequest),
+    }
+}

@@ -1,0 +1,113 @@
+//! Metadata: brokers, topics and partition leaders, with auto topic creation.
+
+use std::sync::Arc;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use runnel_protocol::kafka_protocol;
+use uuid::Uuid;
+
+use crate::context::{now_ms, BrokerContext};
+use crate::handlers::authorized_operations::{CLUSTER_ALL, NOT_REQUESTED, TOPIC_ALL};
+use crate::topics::{NewTopic, Topic, TopicError, LEADER_EPOCH};
+
+pub fn handle(ctx: &BrokerContext, request: MetadataRequest, version: i16) -> MetadataResponse {
+    let allow_auto_create = version < 4 || request.allow_auto_topic_creation;
+    let include_topic_ops = version >= 8 && request.include_topic_authorized_operations;
+    let topics = match request.topics {
+        // v0 has no null: an empty list there means every topic.
+        None => all_topics(ctx),
+        Some(requested) if version == 0 && requested.is_empty() => all_topics(ctx),
+        Some(requested) => requested
+            .into_iter()
+            .map(|wanted| match (wanted.name, wanted.topic_id) {
+                (Some(name), _) => lookup_or_create(ctx, name, allow_auto_create),
+                (None, id) => match ctx.topics.get_by_id(id) {
+                    Some(topic) => Ok(topic),
+                    None => Err(topic_error(None, id, ResponseError::UnknownTopicId.code())),
+                },
+            })
+            .collect(),
+    };
+    let topics = topics
+        .into_iter()
+        .map(|found| match found {
+            Ok(topic) => describe_topic(ctx, &topic, include_topic_ops),
+            Err(error) => error,
+        })
+        .collect();
+    let broker = MetadataResponseBroker::default()
+        .with_node_id(BrokerId(ctx.node_id))
+        .with_host(StrBytes::from_string(ctx.advertised.host.clone()))
+        .with_port(ctx.advertised.port);
+    let cluster_ops =
+        if (8..=10).contains(&version) && request.include_cluster_authorized_operations { CLUSTER_ALL } else { NOT_REQUESTED };
+    MetadataResponse::default()
+        .with_brokers(vec![broker])
+        .with_cluster_id(Some(StrBytes::from_string(ctx.cluster_id.clone())))
+        .with_controller_id(BrokerId(ctx.node_id))
+        .with_topics(topics)
+        .with_cluster_authorized_operations(cluster_ops)
+}
+
+type Lookup = Result<Arc<Topic>, MetadataResponseTopic>;
+
+fn all_topics(ctx: &BrokerContext) -> Vec<Lookup> {
+    ctx.topics.all().into_iter().map(Ok).collect()
+}
+
+fn lookup_or_create(ctx: &BrokerContext, name: TopicName, allow_auto_create: bool) -> Lookup {
+    if let Some(topic) = ctx.topics.get(&name) {
+        return Ok(topic);
+    }
+    let unknown = || topic_error(Some(name.clone()), Uuid::nil(), ResponseError::UnknownTopicOrPartition.code());
+    if !allow_auto_create || !ctx.config.auto_create_topics_enable {
+        return Err(unknown());
+    }
+    let new = NewTopic { name: name.to_string(), partitions: ctx.config.num_partitions, configs: Default::default() };
+    match ctx.topics.create(new, false, now_ms()) {
+        Ok(topic) => Ok(topic),
+        // Another connection created it between our lookup and our create.
+        Err(TopicError::AlreadyExists(_)) => ctx.topics.get(&name).ok_or_else(unknown),
+        Err(error) => {
+            if !matches!(error, TopicError::InvalidName(_)) {
+                tracing::warn!(topic = %name.as_str(), %error, "auto topic creation failed");
+            }
+            Err(topic_error(Some(name), Uuid::nil(), error.code()))
+        }
+    }
+}
+
+fn describe_topic(ctx: &BrokerContext, topic: &Topic, include_ops: bool) -> MetadataResponseTopic {
+    let node = BrokerId(ctx.node_id);
+    let partitions = topic
+        .partitions
+        .iter()
+        .map(|partition| {
+            MetadataResponsePartition::default()
+                .with_partition_index(partition.index)
+                .with_leader_id(node)
+                .with_leader_epoch(LEADER_EPOCH)
+                .with_replica_nodes(vec![node])
+                .with_isr_nodes(vec![node])
+        })
+        .collect();
+    MetadataResponseTopic::default()
+        .with_name(Some(TopicName(StrBytes::from_string(topic.name.clone()))))
+        .with_topic_id(topic.id)
+        .with_is_internal(topic.is_internal())
+        .with_partitions(partitions)
+        .with_topic_authorized_operations(if include_ops { TOPIC_ALL } else { NOT_REQUESTED })
+}
+
+fn topic_error(name: Option<TopicName>, id: Uuid, code: i16) -> MetadataResponseTopic {
+    MetadataResponseTopic::default()
+        .with_name(name)
+        .with_topic_id(id)
+        .with_error_code(code)
+        .with_topic_authorized_operations(NOT_REQUESTED)
+}

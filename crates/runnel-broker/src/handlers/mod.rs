@@ -1,0 +1,63 @@
+//! Request handlers: one module per API, each a function from a decoded request to a
+//! response. Handlers never touch sockets; `connection` decodes and encodes around them.
+
+mod api_versions;
+mod authorized_operations;
+mod create_partitions;
+mod create_topics;
+mod delete_topics;
+mod describe_cluster;
+mod describe_configs;
+mod fetch;
+mod init_producer_id;
+mod list_offsets;
+mod metadata;
+mod offset_for_leader_epoch;
+mod produce;
+mod validation;
+
+use kafka_protocol::messages::{RequestKind, ResponseKind};
+use runnel_protocol::kafka_protocol;
+use tokio_util::sync::CancellationToken;
+
+use crate::context::BrokerContext;
+
+pub use api_versions::unsupported_version_fallback;
+
+/// What the connection does after a request.
+pub enum Reply {
+    Respond(ResponseKind),
+    /// Produce with acks=0: Kafka sends nothing back.
+    Silent,
+    /// The request cannot be answered; the connection is closed, as Kafka does.
+    Close,
+}
+
+pub async fn handle(ctx: &BrokerContext, request: RequestKind, version: i16, shutdown: &CancellationToken) -> Reply {
+    let response = match request {
+        RequestKind::ApiVersions(r) => ResponseKind::ApiVersions(api_versions::handle(&r, version)),
+        RequestKind::Metadata(r) => ResponseKind::Metadata(metadata::handle(ctx, r, version)),
+        RequestKind::Produce(r) => match produce::handle(ctx, r, version) {
+            Some(response) => ResponseKind::Produce(response),
+            None => return Reply::Silent,
+        },
+        RequestKind::Fetch(r) => ResponseKind::Fetch(fetch::handle(ctx, r, version, shutdown).await),
+        RequestKind::ListOffsets(r) => ResponseKind::ListOffsets(list_offsets::handle(ctx, r, version)),
+        RequestKind::CreateTopics(r) => ResponseKind::CreateTopics(create_topics::handle(ctx, r, version)),
+        RequestKind::DeleteTopics(r) => ResponseKind::DeleteTopics(delete_topics::handle(ctx, r, version)),
+        RequestKind::CreatePartitions(r) => ResponseKind::CreatePartitions(create_partitions::handle(ctx, r)),
+        RequestKind::DescribeConfigs(r) => ResponseKind::DescribeConfigs(describe_configs::handle(ctx, r, version)),
+        RequestKind::DescribeCluster(r) => ResponseKind::DescribeCluster(describe_cluster::handle(ctx, &r, version)),
+        RequestKind::OffsetForLeaderEpoch(r) => {
+            ResponseKind::OffsetForLeaderEpoch(offset_for_leader_epoch::handle(ctx, r))
+        }
+        RequestKind::InitProducerId(r) => ResponseKind::InitProducerId(init_producer_id::handle(ctx, &r)),
+        _ => {
+            // The connection only decodes APIs in the supported table, so this is a table
+            // entry without a handler: a bug, answered by closing like any unusable request.
+            tracing::error!(version, "no handler for an advertised API");
+            return Reply::Close;
+        }
+    };
+    Reply::Respond(response)
+}

@@ -1,0 +1,161 @@
+//! Produce: validate each partition's batch, append it, and answer with its offsets.
+//!
+//! Kafka 4 rules kept here: exactly one v2 batch per partition; the batch size is checked
+//! against the topic's max.message.bytes before anything else is read; the CRC and the
+//! records are validated; idempotent batches go through the log's producer state, which
+//! answers retried duplicates with their original offsets. acks=0 gets no response.
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+use kafka_protocol::protocol::StrBytes;
+use runnel_log::{AppendOutcome, LogError};
+use runnel_protocol::batch::{split_batches, validate_batch, BatchError};
+use runnel_protocol::kafka_protocol;
+
+use crate::context::{now_ms, BrokerContext};
+use crate::handlers::validation::{validate_records_for_topic, RecordsRejection};
+use crate::topics::Topic;
+
+/// Returns `None` for acks=0: Kafka sends no response at all then.
+pub fn handle(ctx: &BrokerContext, request: ProduceRequest, version: i16) -> Option<ProduceResponse> {
+    let acks_valid = matches!(request.acks, -1..=1);
+    let now = now_ms();
+    let responses = request
+        .topic_data
+        .into_iter()
+        .map(|topic_data| {
+            let topic = ctx.topics.get(&topic_data.name);
+            let partition_responses = topic_data
+                .partition_data
+                .into_iter()
+                .map(|data| {
+                    let outcome = if acks_valid {
+                        produce_partition(ctx, topic.as_deref(), data.index, data.records.as_deref(), now)
+                    } else {
+                        Err(Rejection::code(ResponseError::InvalidRequiredAcks))
+                    };
+                    partition_response(data.index, outcome, version)
+                })
+                .collect();
+            TopicProduceResponse::default().with_name(topic_data.name).with_partition_responses(partition_responses)
+        })
+        .collect();
+    if request.acks == 0 && acks_valid {
+        return None;
+    }
+    Some(ProduceResponse::default().with_responses(responses))
+}
+
+struct Appended {
+    base_offset: i64,
+    log_append_time_ms: i64,
+    log_start_offset: i64,
+}
+
+struct Rejection {
+    code: i16,
+    message: Option<String>,
+}
+
+impl Rejection {
+    fn code(error: ResponseError) -> Self {
+        Self { code: error.code(), message: None }
+    }
+
+    fn with_message(error: ResponseError, message: String) -> Self {
+        Self { code: error.code(), message: Some(message) }
+    }
+}
+
+fn produce_partition(
+    ctx: &BrokerContext,
+    topic: Option<&Topic>,
+    index: i32,
+    records: Option<&[u8]>,
+    now: i64,
+) -> Result<Appended, Rejection> {
+    let unknown = || Rejection::code(ResponseError::UnknownTopicOrPartition);
+    let topic = topic.ok_or_else(unknown)?;
+    let partition = topic.partition(index).ok_or_else(unknown)?;
+    let records = records.unwrap_or_default();
+    let max_message_bytes = ctx.config.topic_max_message_bytes(&topic.configs);
+    let (ranges, whole_end) = split_batches(records);
+    if ranges.len() != 1 || whole_end != records.len() {
+        return Err(Rejection::with_message(
+            ResponseError::InvalidRecord,
+            "Produce requests with version 3 and above must have exactly one record batch per partition".into(),
+        ));
+    }
+    if records.len() > max_message_bytes {
+        return Err(Rejection::with_message(
+            ResponseError::MessageTooLarge,
+            format!(
+                "The record batch size in the append to {}-{index} is {} bytes which exceeds the maximum configured value of {max_message_bytes}.",
+                topic.name,
+                records.len()
+            ),
+        ));
+    }
+    let header = validate_batch(records).map_err(|error| match error {
+        BatchError::UnsupportedMagic(_) => Rejection::with_message(ResponseError::InvalidRecord, error.to_string()),
+        other => Rejection::with_message(ResponseError::CorruptMessage, other.to_string()),
+    })?;
+    if header.is_control() {
+        return Err(Rejection::with_message(
+            ResponseError::InvalidRecord,
+            "Control records are not allowed from clients".into(),
+        ));
+    }
+    if header.is_transactional() {
+        return Err(Rejection::with_message(
+            ResponseError::InvalidTxnState,
+            "Runnel does not support transactions yet".into(),
+        ));
+    }
+    validate_records_for_topic(ctx, topic, records, &header, now).map_err(|RecordsRejection { code, message }| {
+        Rejection { code, message: Some(message) }
+    })?;
+    let mut batch = records.to_vec();
+    match partition.append(&mut batch, now) {
+        Ok(AppendOutcome::Appended { base_offset, log_append_time_ms, .. }) => Ok(Appended {
+            base_offset,
+            log_append_time_ms: log_append_time_ms.unwrap_or(-1),
+            log_start_offset: partition.log_start_offset(),
+        }),
+        Ok(AppendOutcome::Duplicate { base_offset, .. }) => {
+            Ok(Appended { base_offset, log_append_time_ms: -1, log_start_offset: partition.log_start_offset() })
+        }
+        Err(error) => Err(log_rejection(&topic.name, index, error)),
+    }
+}
+
+fn log_rejection(topic: &str, index: i32, error: LogError) -> Rejection {
+    let code = match &error {
+        LogError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,
+        LogError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,
+        LogError::InvalidBatch(_) => ResponseError::CorruptMessage,
+        LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
+        LogError::Io(_) | LogError::Corrupt(..) => {
+            tracing::error!(topic, partition = index, %error, "append failed in storage");
+            ResponseError::KafkaStorageError
+        }
+    };
+    Rejection::with_message(code, error.to_string())
+}
+
+fn partition_response(index: i32, outcome: Result<Appended, Rejection>, version: i16) -> PartitionProduceResponse {
+    let response = PartitionProduceResponse::default().with_index(index);
+    match outcome {
+        Ok(appended) => response
+            .with_base_offset(appended.base_offset)
+            .with_log_append_time_ms(appended.log_append_time_ms)
+            .with_log_start_offset(appended.log_start_offset),
+        Err(rejection) => response
+            .with_error_code(rejection.code)
+            .with_base_offset(-1)
+            .with_log_append_time_ms(-1)
+            .with_log_start_offset(-1)
+            .with_error_message(if version >= 8 { rejection.message.map(StrBytes::from_string) } else { None }),
+    }
+}

@@ -1,0 +1,201 @@
+//! The broker process: open storage, bind listeners, serve connections, shut down cleanly.
+//!
+//! Shutdown follows mini-redis: one `CancellationToken` is cancelled (by SIGTERM/Ctrl-C in
+//! the binary, or by a test); accept loops stop, each connection finishes the request it is
+//! answering and exits, the `JoinSet` of connection tasks drains within a bound, and only
+//! then are the logs flushed and closed, so no append is cut in half by shutdown.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::listener::SecurityProtocol;
+use crate::config::BrokerConfig;
+use crate::context::{now_ms, AdvertisedEndpoint, BrokerContext};
+use crate::producer_ids::{ProducerIdAllocator, ProducerIdError};
+use crate::topics::{TopicError, TopicRegistry};
+use crate::{cluster_meta, connection};
+
+/// How long shutdown waits for in-flight requests before closing logs anyway.
+pub const SHUTDOWN_DRAIN_MS_MAX: u64 = 30_000;
+/// How often partitions get a chance to roll by time and flush by flush.ms.
+pub const LOG_TICK_INTERVAL_MS: u64 = 1_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("cannot use log directory {path}: {source}")]
+    LogDir { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Meta(#[from] cluster_meta::MetaError),
+    #[error("cannot open the topics: {0}")]
+    Topics(#[from] TopicError),
+    #[error(transparent)]
+    ProducerIds(#[from] ProducerIdError),
+    #[error("listener {listener}: {reason}")]
+    Listener { listener: String, reason: String },
+}
+
+/// A broker with its storage open and its listeners bound, not yet serving.
+pub struct Broker {
+    ctx: Arc<BrokerContext>,
+    listeners: Vec<TcpListener>,
+}
+
+impl Broker {
+    /// Opens (recovering) the log directory and binds every listener.
+    pub async fn bind(config: BrokerConfig) -> Result<Self, BrokerError> {
+        let config = Arc::new(config);
+        let log_dir = config.log_dirs[0].clone();
+        std::fs::create_dir_all(&log_dir).map_err(|source| BrokerError::LogDir { path: log_dir.clone(), source })?;
+        let cluster_id = cluster_meta::load_or_create(&log_dir, config.node_id)?;
+        let storage: Arc<dyn runnel_log::Storage> = Arc::new(runnel_log::FileStorage::new());
+        let log_config_for = {
+            let config = config.clone();
+            Box::new(move |overrides: &_| crate::config::topic::effective_log_config(&config, overrides))
+        };
+        let topics = TopicRegistry::open(&log_dir, storage, log_config_for, now_ms())?;
+        let producer_ids = ProducerIdAllocator::open(&log_dir)?;
+
+        let mut listeners = Vec::new();
+        for listener in &config.listeners {
+            let shown = listener.connection_string();
+            if listener.security_protocol != SecurityProtocol::Plaintext {
+                return Err(BrokerError::Listener {
+                    listener: shown,
+                    reason: format!(
+                        "security protocol {} is not supported yet; use PLAINTEXT",
+                        listener.security_protocol.name()
+                    ),
+                });
+            }
+            let bound = TcpListener::bind(listener.bind_address())
+                .await
+                .map_err(|error| BrokerError::Listener { listener: shown, reason: error.to_string() })?;
+            listeners.push(bound);
+        }
+        let first_bound = listeners[0].local_addr().map_err(|error| BrokerError::Listener {
+            listener: config.listeners[0].connection_string(),
+            reason: error.to_string(),
+        })?;
+        let advertised = advertised_endpoint(&config, first_bound);
+        let ctx = Arc::new(BrokerContext {
+            node_id: config.node_id,
+            config,
+            cluster_id,
+            advertised,
+            topics,
+            producer_ids,
+        });
+        Ok(Self { ctx, listeners })
+    }
+
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners.iter().filter_map(|listener| listener.local_addr().ok()).collect()
+    }
+
+    pub fn log_dir(&self) -> &std::path::Path {
+        &self.ctx.config.log_dirs[0]
+    }
+
+    /// Serves until `shutdown` is cancelled, then drains and closes the logs.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut background = JoinSet::new();
+        for listener in self.listeners {
+            background.spawn(accept_loop(self.ctx.clone(), listener, shutdown.clone()));
+        }
+        background.spawn(log_maintenance(self.ctx.clone(), shutdown.clone()));
+        shutdown.cancelled().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let drained = tokio::time::timeout(Duration::from_millis(SHUTDOWN_DRAIN_MS_MAX), async {
+            // Accept loops end only after their connections have.
+            while background.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("in-flight requests did not finish within {SHUTDOWN_DRAIN_MS_MAX} ms; closing logs anyway");
+        }
+        self.ctx.topics.close_all();
+        tracing::info!("shutdown complete");
+    }
+}
+
+/// Accepts connections until shutdown, then waits for its connections to finish.
+async fn accept_loop(ctx: Arc<BrokerContext>, listener: TcpListener, shutdown: CancellationToken) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    connections.spawn(connection::serve(ctx.clone(), stream, peer, shutdown.clone()));
+                }
+                Err(error) => {
+                    // Typically EMFILE: back off instead of spinning.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            _ = shutdown.cancelled() => break,
+        }
+    }
+    drop(listener);
+    while connections.join_next().await.is_some() {}
+}
+
+/// Rolls and flushes by time every tick, and applies retention every
+/// log.retention.check.interval.ms.
+async fn log_maintenance(ctx: Arc<BrokerContext>, shutdown: CancellationToken) {
+    let retention_every = Duration::from_millis(ctx.config.log_retention_check_interval_ms.max(1) as u64);
+    let mut tick = tokio::time::interval(Duration::from_millis(LOG_TICK_INTERVAL_MS));
+    let mut retention = tokio::time::interval(retention_every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let now = now_ms();
+                for partition in ctx.topics.all_partitions() {
+                    if let Err(error) = partition.with_log_mut(|log| log.tick(now)) {
+                        tracing::error!(topic = %partition.topic, partition = partition.index, %error, "log maintenance failed");
+                    }
+                }
+            }
+            _ = retention.tick() => {
+                let now = now_ms();
+                for partition in ctx.topics.all_partitions() {
+                    match partition.with_log_mut(|log| log.apply_retention(now)) {
+                        Ok(outcome) if outcome.segments_deleted > 0 => tracing::info!(
+                            topic = %partition.topic,
+                            partition = partition.index,
+                            segments = outcome.segments_deleted,
+                            bytes = outcome.bytes_deleted,
+                            "retention deleted segments"
+                        ),
+                        Ok(_) => {}
+                        Err(error) => tracing::error!(topic = %partition.topic, partition = partition.index, %error, "retention failed"),
+                    }
+                }
+            }
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// Where clients are told to connect: advertised.listeners when set, else the listener
+/// itself, with the real port when the listener asked for an ephemeral one.
+fn advertised_endpoint(config: &BrokerConfig, bound: SocketAddr) -> AdvertisedEndpoint {
+    let listener = &config.listeners[0];
+    let advertised = config
+        .advertised_endpoints()
+        .into_iter()
+        .find(|advertised| advertised.name == listener.name)
+        .unwrap_or_else(|| listener.with_wildcard_resolved(&bound.ip().to_string()));
+    let host = advertised.host.unwrap_or_else(|| bound.ip().to_string());
+    let port = if advertised.port == 0 { bound.port() } else { advertised.port };
+    AdvertisedEndpoint { host, port: i32::from(port) }
+}

@@ -1,0 +1,86 @@
+//! One partition as the broker sees it: its log, its high watermark, and the wake-up that
+//! long-polling fetches wait on.
+//!
+//! `append` is the replication seam. On a single node a batch is committed once the local
+//! log has it, so the high watermark is the log end offset. The cluster stage replaces the
+//! body of `append` with a proposal to the partition's Raft group and derives the high
+//! watermark from the commit index; callers do not change.
+
+use parking_lot::RwLock;
+use runnel_log::{AppendOutcome, LogConfig, LogError, PartitionLog, ReadResult};
+use tokio::sync::Notify;
+
+/// The only leader epoch a single node ever has: it is leader from the start, forever.
+pub const LEADER_EPOCH: i32 = 0;
+
+#[derive(Debug)]
+pub struct Partition {
+    pub topic: String,
+    pub index: i32,
+    log: RwLock<PartitionLog>,
+    appended: Notify,
+}
+
+impl Partition {
+    pub fn new(topic: String, index: i32, log: PartitionLog) -> Self {
+        Self { topic, index, log: RwLock::new(log), appended: Notify::new() }
+    }
+
+    /// Appends one validated batch and wakes every fetch waiting on this partition.
+    pub fn append(&self, batch: &mut [u8], now_ms: i64) -> Result<AppendOutcome, LogError> {
+        runnel_protocol::batch::set_partition_leader_epoch(batch, LEADER_EPOCH);
+        let outcome = self.log.write().append(batch, now_ms)?;
+        if matches!(outcome, AppendOutcome::Appended { .. }) {
+            self.appended.notify_waiters();
+        }
+        Ok(outcome)
+    }
+
+    /// Reads whole batches below the high watermark.
+    pub fn read(&self, offset: i64, max_bytes: usize, min_one_batch: bool) -> Result<ReadResult, LogError> {
+        let log = self.log.read();
+        let high_watermark = log.log_end_offset();
+        log.read(offset, max_bytes, high_watermark, min_one_batch)
+    }
+
+    /// A future that completes at the next append. Create it before reading, so an append
+    /// between the read and the wait is not missed.
+    pub fn appended(&self) -> tokio::sync::futures::Notified<'_> {
+        self.appended.notified()
+    }
+
+    pub fn high_watermark(&self) -> i64 {
+        self.log.read().log_end_offset()
+    }
+
+    pub fn log_end_offset(&self) -> i64 {
+        self.log.read().log_end_offset()
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.log.read().log_start_offset()
+    }
+
+    pub fn size_bytes(&self) -> u64 {
+        self.log.read().size_bytes()
+    }
+
+    /// Runs `f` with shared access to the log, for lookups that need several calls.
+    pub fn with_log<T>(&self, f: impl FnOnce(&PartitionLog) -> T) -> T {
+        f(&self.log.read())
+    }
+
+    /// Runs `f` with exclusive access to the log (retention, ticks, config changes).
+    pub fn with_log_mut<T>(&self, f: impl FnOnce(&mut PartitionLog) -> T) -> T {
+        f(&mut self.log.write())
+    }
+
+    pub fn set_config(&self, config: LogConfig) {
+        self.log.write().set_config(config);
+    }
+
+    /// Takes the log out to close or delete it; the partition must no longer be shared.
+    pub fn into_log(self) -> PartitionLog {
+        self.log.into_inner()
+    }
+}
