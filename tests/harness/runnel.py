@@ -1,0 +1,44 @@
+"""RunnelBroker: target/release/runnel serve on a free loopback port and a private log dir.
+
+Settings reach the binary as repeated `--override key=value` (Kafka server.properties
+keys); an optional config_file is passed as `--config FILE`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .paths import RUNNEL_BIN
+from .ports import LOOPBACK
+from .process import BrokerProcess, BrokerStartError
+
+
+class RunnelBroker(BrokerProcess):
+    kind = "runnel"
+    default_start_timeout_s = 30.0
+
+    def __init__(self, config: dict[str, object] | None = None, *, binary: str | os.PathLike | None = None,
+                 config_file: str | os.PathLike | None = None, **kwargs):
+        super().__init__(config, **kwargs)
+        self.binary = Path(binary) if binary is not None else RUNNEL_BIN
+        self.config_file = Path(config_file) if config_file is not None else None
+        self.env.setdefault("RUST_BACKTRACE", "1")
+
+    def prepare(self) -> None:
+        if not os.access(self.binary, os.X_OK):
+            raise BrokerStartError(
+                f"Runnel binary {self.binary} not found or not executable (run `cargo build --release`)")
+
+    def command(self) -> list[str]:
+        cmd = [str(self.binary), "serve"]
+        if self.config_file is not None:
+            cmd += ["--config", str(self.config_file)]
+        settings = {
+            "listeners": f"PLAINTEXT://{LOOPBACK}:{self.port}",
+            "log.dirs": str(self.data_dir),
+            **self.config,
+        }
+        for key, value in settings.items():
+            cmd += ["--override", f"{key}={value}"]
+        return cmd
