@@ -202,7 +202,16 @@ impl PartitionLog {
         for segment in &mut log.segments {
             segment.sync()?;
         }
-        log.write_checkpoint(Checkpoint { log_start_offset, recovery_point: log_end_offset })?;
+        let target = Checkpoint { log_start_offset, recovery_point: log_end_offset };
+        if checkpoint == Some(target) {
+            // The usual clean open: the checkpoint is already right; only make whatever open
+            // removed (temp files, stale snapshots) durable.
+            log.storage.sync_dir(dir)?;
+            log.persisted = target;
+            log.dir_dirty = false;
+        } else {
+            log.write_checkpoint(target)?;
+        }
         Ok(log)
     }
 
