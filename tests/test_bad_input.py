@@ -46,6 +46,10 @@ def limited_broker(request, tmp_path_factory):
 @pytest.fixture
 def target(limited_broker, track_broker):
     track_broker(limited_broker)
+    # A case that crashed the broker fails on its own; the next case gets it restarted
+    # (same port and data) instead of failing with "connection refused".
+    if not limited_broker.running:
+        limited_broker.start()
     return limited_broker
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import ctypes
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -29,6 +30,7 @@ PROBE_IO_TIMEOUT_S = 3.0
 OUTPUT_TAIL_LINES = 60
 
 _PR_SET_PDEATHSIG = 1
+_BACKTRACE_FRAME = re.compile(r"^\s+(\d+: |at )")
 
 _live: set["BrokerProcess"] = set()
 _live_lock = threading.Lock()
@@ -206,8 +208,12 @@ class BrokerProcess:
             text = self.output_path.read_text(errors="replace")
         except OSError:
             return "(no output captured)"
-        tail = text.splitlines()[-lines:] if lines > 0 else []
-        return f"--- last {len(tail)} lines of {self.output_path} ---\n" + "\n".join(tail)
+        # Backtrace frames would crowd the panic message out of a short tail; the file
+        # keeps them.
+        kept = [ln for ln in text.splitlines() if not _BACKTRACE_FRAME.match(ln)]
+        tail = kept[-lines:] if lines > 0 else []
+        return (f"--- last {len(tail)} lines of {self.output_path} (backtrace frames omitted) ---\n"
+                + "\n".join(tail))
 
     def __enter__(self) -> "BrokerProcess":
         return self.start()

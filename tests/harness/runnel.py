@@ -24,6 +24,8 @@ class RunnelBroker(BrokerProcess):
         self.binary = Path(binary) if binary is not None else RUNNEL_BIN
         self.config_file = Path(config_file) if config_file is not None else None
         self.env.setdefault("RUST_BACKTRACE", "1")
+        # Plain text in the captured output (tracing-subscriber honours NO_COLOR).
+        self.env.setdefault("NO_COLOR", "1")
 
     def prepare(self) -> None:
         if not os.access(self.binary, os.X_OK):
