@@ -113,3 +113,21 @@ mod tests {
         assert_eq!((p.api_key, p.api_version, p.correlation_id), (18, 3, 9));
     }
 }
+
+#[cfg(test)]
+mod codec_bounds {
+    use bytes::{BufMut, Bytes, BytesMut};
+    use kafka_protocol::messages::MetadataRequest;
+    use kafka_protocol::protocol::Decodable;
+
+    /// Guards the vendored codec patch: an array length claim must not reserve memory for
+    /// elements the frame cannot contain (unpatched, this aborts on a 154 GB allocation).
+    #[test]
+    fn huge_array_length_claim_does_not_allocate() {
+        let mut body = BytesMut::new();
+        body.put_i32(i32::MAX); // topics: 2^31 - 1 elements claimed
+        body.put_slice(&[0; 16]);
+        let result = MetadataRequest::decode(&mut Bytes::from(body), 1);
+        assert!(result.is_err());
+    }
+}
