@@ -33,3 +33,37 @@ pub fn now_ms() -> i64 {
         .map(|elapsed| elapsed.as_millis() as i64)
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! A real context over a temporary log directory, for handler tests.
+
+    use std::sync::Arc;
+
+    use super::{AdvertisedEndpoint, BrokerContext};
+    use crate::config::BrokerConfig;
+    use crate::producer_ids::ProducerIdAllocator;
+    use crate::topics::TopicRegistry;
+
+    pub fn context(dir: &std::path::Path) -> BrokerContext {
+        let map = [("log.dirs".to_string(), dir.display().to_string())].into();
+        let (config, _) = BrokerConfig::from_map(&map).expect("test config");
+        let config = Arc::new(config);
+        let for_topic = config.clone();
+        let topics = TopicRegistry::open(
+            dir,
+            Arc::new(runnel_log::FileStorage::new()),
+            Box::new(move |overrides: &_| crate::config::topic::effective_log_config(&for_topic, overrides)),
+            super::now_ms(),
+        )
+        .expect("test topics");
+        BrokerContext {
+            node_id: config.node_id,
+            config,
+            cluster_id: "test-cluster-id-000000".into(),
+            advertised: AdvertisedEndpoint { host: "127.0.0.1".into(), port: 9092 },
+            topics,
+            producer_ids: ProducerIdAllocator::open(dir).expect("test producer ids"),
+        }
+    }
+}

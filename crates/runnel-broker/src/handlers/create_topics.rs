@@ -23,10 +23,7 @@ pub fn handle(ctx: &BrokerContext, request: CreateTopicsRequest, version: i16) -
         .topics
         .into_iter()
         .map(|topic| {
-            let result = CreatableTopicResult::default()
-                .with_name(topic.name.clone())
-                .with_num_partitions(-1)
-                .with_replication_factor(-1);
+            let result = CreatableTopicResult::default().with_name(topic.name.clone());
             if counts[topic.name.as_str()] > 1 {
                 return result.with_error_code(ResponseError::InvalidRequest.code()).with_error_message(Some(
                     StrBytes::from_string(format!(
@@ -36,26 +33,26 @@ pub fn handle(ctx: &BrokerContext, request: CreateTopicsRequest, version: i16) -
                 ));
             }
             match create_one(ctx, topic, request.validate_only) {
-                Ok(created) => {
-                    let configs = (version >= 5).then(|| {
-                        describe_topic_configs(&ctx.config, &created.configs)
-                            .into_iter()
-                            .map(|entry| {
-                                CreatableTopicConfigs::default()
-                                    .with_name(StrBytes::from_string(entry.name))
-                                    .with_value(entry.value.map(StrBytes::from_string))
-                                    .with_read_only(entry.read_only)
-                                    .with_config_source(entry.source.code())
-                                    .with_is_sensitive(entry.is_sensitive)
-                            })
-                            .collect()
-                    });
+                // v5 added the resolved partitions, replicas and configs; v7 the topic id.
+                Ok(created) if version >= 5 => {
+                    let configs = describe_topic_configs(&ctx.config, &created.configs)
+                        .into_iter()
+                        .map(|entry| {
+                            CreatableTopicConfigs::default()
+                                .with_name(StrBytes::from_string(entry.name))
+                                .with_value(entry.value.map(StrBytes::from_string))
+                                .with_read_only(entry.read_only)
+                                .with_config_source(entry.source.code())
+                                .with_is_sensitive(entry.is_sensitive)
+                        })
+                        .collect();
                     result
-                        .with_topic_id(created.id)
+                        .with_topic_id(if version >= 7 { created.id } else { uuid::Uuid::nil() })
                         .with_num_partitions(created.partitions)
                         .with_replication_factor(created.replication_factor)
-                        .with_configs(configs)
+                        .with_configs(Some(configs))
                 }
+                Ok(_) => result,
                 Err(error) => result
                     .with_error_code(error.code())
                     .with_error_message(Some(StrBytes::from_string(error.to_string()))),

@@ -30,14 +30,16 @@ pub fn handle(ctx: &BrokerContext, request: DeleteTopicsRequest, version: i16) -
             if !ctx.config.delete_topic_enable {
                 return result.with_error_code(ResponseError::TopicDeletionDisabled.code());
             }
-            let result = result
-                .with_name(Some(TopicName(StrBytes::from_string(topic.name.clone()))))
-                .with_topic_id(topic.id);
+            let mut result = result.with_name(Some(TopicName(StrBytes::from_string(topic.name.clone()))));
+            if version >= 6 {
+                result.topic_id = topic.id;
+            }
             match ctx.topics.delete(&topic.name) {
                 Ok(_) => result,
-                Err(error) => result
-                    .with_error_code(error.code())
-                    .with_error_message(Some(StrBytes::from_string(error.to_string()))),
+                Err(error) => {
+                    let message = (version >= 5).then(|| StrBytes::from_string(error.to_string()));
+                    result.with_error_code(error.code()).with_error_message(message)
+                }
             }
         })
         .collect();

@@ -48,7 +48,7 @@ pub fn handle(ctx: &BrokerContext, request: DescribeConfigsRequest, version: i16
                     let configs = entries
                         .into_iter()
                         .filter(|entry| keys.is_none_or(|keys| keys.iter().any(|k| k.as_str() == entry.name)))
-                        .map(|entry| encode_entry(entry, include_synonyms, include_documentation))
+                        .map(|entry| encode_entry(entry, include_synonyms, include_documentation, version))
                         .collect();
                     result.with_configs(configs)
                 }
@@ -61,7 +61,12 @@ pub fn handle(ctx: &BrokerContext, request: DescribeConfigsRequest, version: i16
     DescribeConfigsResponse::default().with_results(results)
 }
 
-fn encode_entry(entry: ConfigEntry, include_synonyms: bool, include_documentation: bool) -> DescribeConfigsResourceResult {
+fn encode_entry(
+    entry: ConfigEntry,
+    include_synonyms: bool,
+    include_documentation: bool,
+    version: i16,
+) -> DescribeConfigsResourceResult {
     let synonyms = if include_synonyms {
         entry
             .synonyms
@@ -83,6 +88,6 @@ fn encode_entry(entry: ConfigEntry, include_synonyms: bool, include_documentatio
         .with_config_source(entry.source.code())
         .with_is_sensitive(entry.is_sensitive)
         .with_synonyms(synonyms)
-        .with_config_type(entry.config_type.code())
+        .with_config_type(if version >= 3 { entry.config_type.code() } else { 0 })
         .with_documentation(if include_documentation { entry.documentation.map(StrBytes::from_string) } else { None })
 }

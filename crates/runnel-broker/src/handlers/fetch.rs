@@ -69,7 +69,7 @@ pub async fn handle(
                 notified
             })
             .collect();
-        let results = read_all(&wanted, max_bytes);
+        let results = read_all(&wanted, max_bytes, version);
         let bytes: usize = results.iter().map(|r| r.records.as_ref().map_or(0, Bytes::len)).sum();
         let any_error = results.iter().any(|r| r.error_code != 0);
         let now = tokio::time::Instant::now();
@@ -92,7 +92,7 @@ struct Wanted {
     current_leader_epoch: i32,
 }
 
-fn read_all(wanted: &[Wanted], max_bytes: usize) -> Vec<PartitionData> {
+fn read_all(wanted: &[Wanted], max_bytes: usize, version: i16) -> Vec<PartitionData> {
     let mut bytes_remaining = max_bytes;
     let mut first_data_sent = false;
     wanted
@@ -105,7 +105,7 @@ fn read_all(wanted: &[Wanted], max_bytes: usize) -> Vec<PartitionData> {
             let data = data
                 .with_high_watermark(partition.high_watermark())
                 .with_last_stable_offset(partition.high_watermark())
-                .with_log_start_offset(partition.log_start_offset());
+                .with_log_start_offset(if version >= 5 { partition.log_start_offset() } else { -1 });
             if w.current_leader_epoch >= 0 && w.current_leader_epoch < LEADER_EPOCH {
                 return with_error(data, ResponseError::FencedLeaderEpoch);
             }

@@ -47,7 +47,7 @@ pub fn handle(ctx: &BrokerContext, request: ListOffsetsRequest, version: i16) ->
                         Ok(Some((offset, timestamp))) => response
                             .with_offset(offset)
                             .with_timestamp(timestamp)
-                            .with_leader_epoch(LEADER_EPOCH),
+                            .with_leader_epoch(if version >= 4 { LEADER_EPOCH } else { -1 }),
                         Ok(None) => response,
                         Err(error) => response.with_error_code(error.code()),
                     }

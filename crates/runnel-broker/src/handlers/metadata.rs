@@ -36,7 +36,7 @@ pub fn handle(ctx: &BrokerContext, request: MetadataRequest, version: i16) -> Me
     let topics = topics
         .into_iter()
         .map(|found| match found {
-            Ok(topic) => describe_topic(ctx, &topic, include_topic_ops),
+            Ok(topic) => describe_topic(ctx, &topic, include_topic_ops, version),
             Err(error) => error,
         })
         .collect();
@@ -46,12 +46,16 @@ pub fn handle(ctx: &BrokerContext, request: MetadataRequest, version: i16) -> Me
         .with_port(ctx.advertised.port);
     let cluster_ops =
         if (8..=10).contains(&version) && request.include_cluster_authorized_operations { CLUSTER_ALL } else { NOT_REQUESTED };
-    MetadataResponse::default()
-        .with_brokers(vec![broker])
-        .with_cluster_id(Some(StrBytes::from_string(ctx.cluster_id.clone())))
-        .with_controller_id(BrokerId(ctx.node_id))
-        .with_topics(topics)
-        .with_cluster_authorized_operations(cluster_ops)
+    // The codec refuses to encode a field the version lacks unless it holds its default,
+    // so every versioned field is set only where the version has it.
+    let mut response = MetadataResponse::default().with_brokers(vec![broker]).with_topics(topics);
+    if version >= 1 {
+        response.controller_id = BrokerId(ctx.node_id);
+    }
+    if version >= 2 {
+        response.cluster_id = Some(StrBytes::from_string(ctx.cluster_id.clone()));
+    }
+    response.with_cluster_authorized_operations(cluster_ops)
 }
 
 type Lookup = Result<Arc<Topic>, MetadataResponseTopic>;
@@ -82,7 +86,7 @@ fn lookup_or_create(ctx: &BrokerContext, name: TopicName, allow_auto_create: boo
     }
 }
 
-fn describe_topic(ctx: &BrokerContext, topic: &Topic, include_ops: bool) -> MetadataResponseTopic {
+fn describe_topic(ctx: &BrokerContext, topic: &Topic, include_ops: bool, version: i16) -> MetadataResponseTopic {
     let node = BrokerId(ctx.node_id);
     let partitions = topic
         .partitions
@@ -91,15 +95,15 @@ fn describe_topic(ctx: &BrokerContext, topic: &Topic, include_ops: bool) -> Meta
             MetadataResponsePartition::default()
                 .with_partition_index(partition.index)
                 .with_leader_id(node)
-                .with_leader_epoch(LEADER_EPOCH)
+                .with_leader_epoch(if version >= 7 { LEADER_EPOCH } else { -1 })
                 .with_replica_nodes(vec![node])
                 .with_isr_nodes(vec![node])
         })
         .collect();
     MetadataResponseTopic::default()
         .with_name(Some(TopicName(StrBytes::from_string(topic.name.clone()))))
-        .with_topic_id(topic.id)
-        .with_is_internal(topic.is_internal())
+        .with_topic_id(if version >= 10 { topic.id } else { Uuid::nil() })
+        .with_is_internal(version >= 1 && topic.is_internal())
         .with_partitions(partitions)
         .with_topic_authorized_operations(if include_ops { TOPIC_ALL } else { NOT_REQUESTED })
 }

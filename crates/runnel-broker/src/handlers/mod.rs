@@ -61,3 +61,6 @@ pub async fn handle(ctx: &BrokerContext, request: RequestKind, version: i16, shu
     };
     Reply::Respond(response)
 }
+
+#[cfg(test)]
+mod tests;
