@@ -49,14 +49,8 @@ pub(crate) mod testing {
         let map = [("log.dirs".to_string(), dir.display().to_string())].into();
         let (config, _) = BrokerConfig::from_map(&map).expect("test config");
         let config = Arc::new(config);
-        let for_topic = config.clone();
-        let topics = TopicRegistry::open(
-            dir,
-            Arc::new(runnel_log::FileStorage::new()),
-            Box::new(move |overrides: &_| crate::config::topic::effective_log_config(&for_topic, overrides)),
-            super::now_ms(),
-        )
-        .expect("test topics");
+        let topics = TopicRegistry::open(dir, Arc::new(runnel_log::FileStorage::new()), config.clone(), super::now_ms())
+            .expect("test topics");
         BrokerContext {
             node_id: config.node_id,
             config,

@@ -54,11 +54,7 @@ impl Broker {
         std::fs::create_dir_all(&log_dir).map_err(|source| BrokerError::LogDir { path: log_dir.clone(), source })?;
         let cluster_id = cluster_meta::load_or_create(&log_dir, config.node_id)?;
         let storage: Arc<dyn runnel_log::Storage> = Arc::new(runnel_log::FileStorage::new());
-        let log_config_for = {
-            let config = config.clone();
-            Box::new(move |overrides: &_| crate::config::topic::effective_log_config(&config, overrides))
-        };
-        let topics = TopicRegistry::open(&log_dir, storage, log_config_for, now_ms())?;
+        let topics = TopicRegistry::open(&log_dir, storage, config.clone(), now_ms())?;
         let producer_ids = ProducerIdAllocator::open(&log_dir)?;
 
         let mut listeners = Vec::new();

@@ -160,12 +160,6 @@ impl BrokerConfig {
     pub fn log_config(&self) -> runnel_log::LogConfig {
         super::topic::effective_log_config(self, &BTreeMap::new())
     }
-
-    /// max.message.bytes for a topic with these overrides (else message.max.bytes).
-    pub fn topic_max_message_bytes(&self, overrides: &BTreeMap<String, String>) -> usize {
-        let bytes = super::topic::effective_topic_settings(self, overrides).max_message_bytes;
-        usize::try_from(bytes).unwrap_or(0)
-    }
 }
 
 fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {

@@ -314,7 +314,11 @@ fn settings_from(values: &TypedValues) -> Result<TopicSettings, ConfigError> {
 /// are -1; a compacted topic also rolls by max.compaction.lag.ms. Any negative retention.bytes
 /// means unbounded in Kafka and becomes -1.
 pub fn effective_log_config(broker: &BrokerConfig, overrides: &BTreeMap<String, String>) -> runnel_log::LogConfig {
-    let settings = effective_topic_settings(broker, overrides);
+    log_config_from(broker, &effective_topic_settings(broker, overrides))
+}
+
+/// The log settings for already resolved topic settings (see [`effective_log_config`]).
+pub fn log_config_from(broker: &BrokerConfig, settings: &TopicSettings) -> runnel_log::LogConfig {
     let kafka = runnel_log::LogConfig::default();
     let deletes = settings.cleanup_policy.delete;
     runnel_log::LogConfig {

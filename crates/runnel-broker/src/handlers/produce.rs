@@ -31,7 +31,7 @@ pub fn handle(ctx: &BrokerContext, request: ProduceRequest, version: i16) -> Opt
                 .into_iter()
                 .map(|data| {
                     let outcome = if acks_valid {
-                        produce_partition(ctx, topic.as_deref(), data.index, data.records.as_deref(), now)
+                        produce_partition(topic.as_deref(), data.index, data.records.as_deref(), now)
                     } else {
                         Err(Rejection::code(ResponseError::InvalidRequiredAcks))
                     };
@@ -69,7 +69,6 @@ impl Rejection {
 }
 
 fn produce_partition(
-    ctx: &BrokerContext,
     topic: Option<&Topic>,
     index: i32,
     records: Option<&[u8]>,
@@ -79,7 +78,7 @@ fn produce_partition(
     let topic = topic.ok_or_else(unknown)?;
     let partition = topic.partition(index).ok_or_else(unknown)?;
     let records = records.unwrap_or_default();
-    let max_message_bytes = ctx.config.topic_max_message_bytes(&topic.configs);
+    let max_message_bytes = usize::try_from(topic.settings.max_message_bytes).unwrap_or(0);
     let (ranges, whole_end) = split_batches(records);
     if ranges.len() != 1 || whole_end != records.len() {
         return Err(Rejection::with_message(
@@ -113,7 +112,7 @@ fn produce_partition(
             "Runnel does not support transactions yet".into(),
         ));
     }
-    validate_records_for_topic(ctx, topic, records, &header, now).map_err(|RecordsRejection { code, message }| {
+    validate_records_for_topic(topic, records, &header, now).map_err(|RecordsRejection { code, message }| {
         Rejection { code, message: Some(message) }
     })?;
     let mut batch = records.to_vec();

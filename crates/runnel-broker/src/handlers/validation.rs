@@ -9,8 +9,6 @@ use runnel_protocol::records::{
 use runnel_protocol::kafka_protocol::error::ResponseError;
 
 use crate::config::policy::TimestampType as TopicTimestampType;
-use crate::config::topic::effective_topic_settings;
-use crate::context::BrokerContext;
 use crate::topics::Topic;
 
 /// A produced batch refused by record validation.
@@ -20,13 +18,12 @@ pub struct RecordsRejection {
 }
 
 pub fn validate_records_for_topic(
-    ctx: &BrokerContext,
     topic: &Topic,
     batch: &[u8],
     header: &BatchHeader,
     now_ms: i64,
 ) -> Result<(), RecordsRejection> {
-    let settings = effective_topic_settings(&ctx.config, &topic.configs);
+    let settings = &topic.settings;
     let limits = DecodeLimits::for_message_max_bytes(settings.max_message_bytes.max(0) as usize);
     let rules = RecordRules {
         timestamp_type: match settings.message_timestamp_type {

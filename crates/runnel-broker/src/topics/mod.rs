@@ -13,12 +13,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
-use runnel_log::{LogConfig, LogError, PartitionLog, Storage};
+use runnel_log::{LogError, PartitionLog, Storage};
 use uuid::Uuid;
 
 pub use names::{collision_key, validate_topic_name, TOPIC_NAME_LENGTH_MAX};
 pub use partition::{Partition, LEADER_EPOCH};
 pub use store::{StoredTopic, TopicStore, TopicStoreError};
+
+use crate::config::topic::{effective_topic_settings, log_config_from, TopicSettings};
+use crate::config::BrokerConfig;
 
 /// Kafka's cap on partitions per topic is the broker's memory; ours is a named limit so a
 /// typo like 10000000 is refused instead of creating ten million directories.
@@ -29,7 +32,9 @@ pub const PARTITIONS_PER_TOPIC_MAX: i32 = 100_000;
 pub struct Topic {
     pub name: String,
     pub id: Uuid,
+    /// The overrides as stored; `settings` is what they resolve to on this broker.
     pub configs: BTreeMap<String, String>,
+    pub settings: TopicSettings,
     pub partitions: Vec<Arc<Partition>>,
 }
 
@@ -103,13 +108,10 @@ pub struct NewTopic {
     pub configs: BTreeMap<String, String>,
 }
 
-/// Turns a topic's overrides into its log settings; supplied by the config layer.
-pub type LogConfigFor = Box<dyn Fn(&BTreeMap<String, String>) -> LogConfig + Send + Sync>;
-
 pub struct TopicRegistry {
     log_dir: PathBuf,
     storage: Arc<dyn Storage>,
-    log_config_for: LogConfigFor,
+    broker_config: Arc<BrokerConfig>,
     store: TopicStore,
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
     changes: Mutex<()>,
@@ -126,26 +128,27 @@ impl TopicRegistry {
     pub fn open(
         log_dir: &Path,
         storage: Arc<dyn Storage>,
-        log_config_for: LogConfigFor,
+        broker_config: Arc<BrokerConfig>,
         now_ms: i64,
     ) -> Result<Self, TopicError> {
         let store = TopicStore::new(log_dir);
         let mut topics = BTreeMap::new();
         for stored in store.load()? {
-            let log_config = log_config_for(&stored.configs);
+            let settings = effective_topic_settings(&broker_config, &stored.configs);
+            let log_config = log_config_from(&broker_config, &settings);
             let mut partitions = Vec::with_capacity(stored.partitions as usize);
             for index in 0..stored.partitions {
                 let dir = partition_dir(log_dir, &stored.name, index);
                 let log = PartitionLog::open(storage.clone(), &dir, log_config.clone(), now_ms)?;
                 partitions.push(Arc::new(Partition::new(stored.name.clone(), index, log)));
             }
-            let topic = Topic { name: stored.name.clone(), id: stored.id, configs: stored.configs, partitions };
+            let topic = Topic { name: stored.name.clone(), id: stored.id, configs: stored.configs, settings, partitions };
             topics.insert(stored.name, Arc::new(topic));
         }
         Ok(Self {
             log_dir: log_dir.to_path_buf(),
             storage,
-            log_config_for,
+            broker_config,
             store,
             topics: RwLock::new(topics),
             changes: Mutex::new(()),
@@ -199,11 +202,12 @@ impl TopicRegistry {
         }
         drop(existing);
         let id = Uuid::new_v4();
+        let settings = effective_topic_settings(&self.broker_config, &new.configs);
         if validate_only {
-            return Ok(Arc::new(Topic { name: new.name, id, configs: new.configs, partitions: Vec::new() }));
+            return Ok(Arc::new(Topic { name: new.name, id, configs: new.configs, settings, partitions: Vec::new() }));
         }
-        let partitions = self.open_new_partitions(&new.name, 0..new.partitions, &new.configs, now_ms)?;
-        let topic = Arc::new(Topic { name: new.name.clone(), id, configs: new.configs, partitions });
+        let partitions = self.open_new_partitions(&new.name, 0..new.partitions, &settings, now_ms)?;
+        let topic = Arc::new(Topic { name: new.name.clone(), id, configs: new.configs, settings, partitions });
         self.publish(topic.clone())?;
         tracing::info!(topic = %topic.name, partitions = topic.partitions.len(), "created topic");
         Ok(topic)
@@ -231,8 +235,14 @@ impl TopicRegistry {
             return Ok(());
         }
         let mut partitions = topic.partitions.clone();
-        partitions.extend(self.open_new_partitions(name, current..count, &topic.configs, now_ms)?);
-        let grown = Topic { name: topic.name.clone(), id: topic.id, configs: topic.configs.clone(), partitions };
+        partitions.extend(self.open_new_partitions(name, current..count, &topic.settings, now_ms)?);
+        let grown = Topic {
+            name: topic.name.clone(),
+            id: topic.id,
+            configs: topic.configs.clone(),
+            settings: topic.settings.clone(),
+            partitions,
+        };
         self.publish(Arc::new(grown))?;
         tracing::info!(topic = name, from = current, to = count, "added partitions");
         Ok(())
@@ -242,8 +252,10 @@ impl TopicRegistry {
     pub fn set_configs(&self, name: &str, configs: BTreeMap<String, String>) -> Result<(), TopicError> {
         let _changing = self.changes.lock();
         let topic = self.get(name).ok_or(TopicError::UnknownTopic)?;
-        let log_config = (self.log_config_for)(&configs);
-        let changed = Topic { name: topic.name.clone(), id: topic.id, configs, partitions: topic.partitions.clone() };
+        let settings = effective_topic_settings(&self.broker_config, &configs);
+        let log_config = log_config_from(&self.broker_config, &settings);
+        let changed =
+            Topic { name: topic.name.clone(), id: topic.id, configs, settings, partitions: topic.partitions.clone() };
         self.publish(Arc::new(changed))?;
         for partition in &topic.partitions {
             partition.set_config(log_config.clone());
@@ -298,10 +310,10 @@ impl TopicRegistry {
         &self,
         name: &str,
         indexes: std::ops::Range<i32>,
-        configs: &BTreeMap<String, String>,
+        settings: &TopicSettings,
         now_ms: i64,
     ) -> Result<Vec<Arc<Partition>>, TopicError> {
-        let log_config = (self.log_config_for)(configs);
+        let log_config = log_config_from(&self.broker_config, settings);
         let mut partitions = Vec::new();
         for index in indexes {
             let dir = partition_dir(&self.log_dir, name, index);

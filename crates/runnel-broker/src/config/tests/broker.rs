@@ -389,10 +389,3 @@ fn parse_override_splits_at_the_first_equals() {
     assert!(matches!(parse_override("novalue"), Err(ConfigError::Override { .. })));
 }
 
-#[test]
-fn topic_max_message_bytes_prefers_the_topic_override() {
-    let config = config(&[("message.max.bytes", "2000")]);
-    assert_eq!(config.topic_max_message_bytes(&Default::default()), 2000);
-    let overrides = [("max.message.bytes".to_string(), "500".to_string())].into_iter().collect();
-    assert_eq!(config.topic_max_message_bytes(&overrides), 500);
-}
