@@ -20,8 +20,7 @@ pub struct Decision {
     pub responses: Vec<(RequestId, Response)>,
     pub records: Vec<Record>,
     /// The touched groups as the decision left them, checked by
-    /// [`GroupCoordinator::replay_decision`] in debug builds.
-    #[cfg(debug_assertions)]
+    /// [`GroupCoordinator::replay_decision`]; filled in debug builds only.
     pub(crate) expected_groups: Vec<(String, Option<ClassicGroup>)>,
 }
 
@@ -141,11 +140,8 @@ impl<'a> Emitter<'a> {
                 panic!("decision breaks an invariant: {violation}");
             }
         }
-        Decision {
-            responses: self.responses,
-            records: self.records,
-            #[cfg(debug_assertions)]
-            expected_groups: self.scratch.into_iter().collect(),
-        }
+        let expected_groups =
+            if cfg!(debug_assertions) { self.scratch.into_iter().collect() } else { Vec::new() };
+        Decision { responses: self.responses, records: self.records, expected_groups }
     }
 }

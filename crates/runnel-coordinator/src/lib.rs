@@ -27,9 +27,15 @@
 //! - `record`, `codec`, `wire`: records and their bytes; `partition`: the partition of a group;
 //! - `decision`: decisions and the builder that applies records to a scratch copy as they are
 //!   emitted; `coordinator`: the public entry points;
-//! - `join`, `sync`, `heartbeat`, `leave`, `rebalance`: the group protocol;
+//! - `join`, `sync`, `heartbeat`, `leave`, `rebalance`: the group protocol; `member_id`: ids;
+//!   `consumer_protocol`: reading subscribed topics out of consumer metadata;
 //! - `offsets`, `offset_store`, `delete`, `describe`: offsets and administration;
+//! - `request`: requests, responses and [`SERVED_VERSIONS`]; `responses`: shaping answers per
+//!   API version; `error`: record decoding errors;
 //! - `tick`: timers and offsets retention; `config`: limits with Kafka's defaults.
+//!
+//! Topic existence (which Kafka checks in `KafkaApis` before OffsetCommit and OffsetDelete
+//! reach its coordinator) is an input: those requests carry the broker's [`KnownTopics`].
 //!
 //! # Where Runnel differs from Kafka 4 (deliberately)
 //! - A JoinGroup or SyncGroup retried while the member's previous one is still parked: Kafka
@@ -91,6 +97,6 @@ pub use member::{HeldRequest, Member, Protocol};
 pub use member_id::MEMBER_ID_ATTEMPTS_MAX;
 pub use partition::{java_string_hash, partition_for_group};
 pub use record::{GroupEvent, GroupMetadataValue, MemberMetadata, OffsetCommitValue, Record};
-pub use request::{KnownTopics, Request, RequestId, RequestKind, Response};
+pub use request::{KnownTopics, Request, RequestId, RequestKind, Response, SERVED_VERSIONS};
 pub use state::GroupState;
 pub use timers::{JoinTimer, JoinTimerKind, SyncTimer, TimerKey};

@@ -6,12 +6,28 @@
 use std::collections::BTreeMap;
 
 use runnel_protocol::kafka_protocol::messages::{
-    DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest, DescribeGroupsResponse,
+    ApiKey, DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest, DescribeGroupsResponse,
     HeartbeatRequest, HeartbeatResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
     LeaveGroupResponse, ListGroupsRequest, ListGroupsResponse, OffsetCommitRequest, OffsetCommitResponse,
     OffsetDeleteRequest, OffsetDeleteResponse, OffsetFetchRequest, OffsetFetchResponse, SyncGroupRequest,
     SyncGroupResponse,
 };
+
+/// The API versions `handle` implements: Kafka 4's classic-group ranges (OffsetCommit and
+/// OffsetFetch from 2 and 1, as Kafka 4 serves them; DescribeGroups up to 6, whose only change
+/// is GROUP_ID_NOT_FOUND for unknown groups). Versions outside are the broker's to refuse.
+pub const SERVED_VERSIONS: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::OffsetCommit, 2, 9),
+    (ApiKey::OffsetFetch, 1, 9),
+    (ApiKey::JoinGroup, 0, 9),
+    (ApiKey::Heartbeat, 0, 4),
+    (ApiKey::LeaveGroup, 0, 5),
+    (ApiKey::SyncGroup, 0, 5),
+    (ApiKey::DescribeGroups, 0, 6),
+    (ApiKey::ListGroups, 0, 5),
+    (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::OffsetDelete, 0, 0),
+];
 
 /// The broker's token for a request. Responses to held requests come back tagged with it, so
 /// it must be unique among the requests the broker is holding.

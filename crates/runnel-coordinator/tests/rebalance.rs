@@ -428,3 +428,20 @@ fn an_expired_member_parked_in_join_is_answered_unknown_member() {
     let r = as_join(h.answer(parked).expect("join completes once the leader is gone"));
     assert_eq!((r.error_code, r.leader.as_str()), (NONE, m[1].as_str()));
 }
+
+/// The broker must replay each decision before deciding the next; a decision replayed onto a
+/// state it was not computed from is caught (debug builds compare every touched group).
+#[cfg(debug_assertions)]
+#[test]
+#[should_panic(expected = "replay diverged from the decision")]
+fn replaying_a_stale_decision_is_caught_in_debug_builds() {
+    let mut h = Harness::with_defaults();
+    let (m, generation) = h.form_group("g", 2);
+    let now = h.now_ms;
+    let heartbeat_decision =
+        h.coordinator.handle(now, runnel_coordinator::RequestId(900), heartbeat("g", &m[0], generation));
+    let leave_decision =
+        h.coordinator.handle(now, runnel_coordinator::RequestId(901), leave("g", &[(&m[0], None)]));
+    h.coordinator.replay_decision(&leave_decision);
+    h.coordinator.replay_decision(&heartbeat_decision);
+}
