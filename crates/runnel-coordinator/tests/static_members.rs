@@ -160,3 +160,50 @@ fn a_static_member_that_sits_out_a_rebalance_stays_in_the_group() {
     assert_eq!((r.error_code, r.leader.as_str(), r.members.len()), (NONE, m2.as_str(), 2));
     assert!(h.coordinator.group("g").unwrap().has_member(&m1));
 }
+
+/// After Kafka's `testRebalanceCompletesBeforeMemberJoins`: a static member that does not
+/// rejoin is kept through the rebalance (its session restarts when the join completes), then
+/// expires by session; nothing of the old generation disturbs the next one.
+#[test]
+fn a_static_member_that_never_rejoins_expires_by_session_only() {
+    let config =
+        runnel_coordinator::CoordinatorConfig { min_session_timeout_ms: 1_000, ..Harness::default_config() };
+    let mut h = Harness::new(config);
+    let first = h.park(join("g", "").instance("leader-instance-id").session(5_000).rebalance(10_000).build());
+    h.advance(0);
+    let first_id = as_join(h.answer(first).unwrap()).member_id.to_string();
+    h.call(sync("g", &first_id, 1).instance("leader-instance-id").build());
+    assert_eq!(h.coordinator.group("g").unwrap().state(), GroupState::Stable);
+    // A new dynamic member (v3: no MEMBER_ID_REQUIRED) joins: rebalance.
+    let second = h.park(join("g", "").version(3).session(2_500).rebalance(10_000).build());
+    for _ in 0..2 {
+        h.advance(2_500);
+        let r = h.call(heartbeat_as("g", &first_id, Some("leader-instance-id"), 1));
+        assert_eq!(as_heartbeat(&r).error_code, code(ResponseError::RebalanceInProgress));
+    }
+    // The rebalance timeout (10 s) and the first member's session end at the same instant; the
+    // join timer was set first, so the join completes first and keeps the static member.
+    h.advance(5_000);
+    let r = as_join(h.answer(second).unwrap()).clone();
+    assert_eq!((r.error_code, r.generation_id, r.members.len()), (NONE, 2, 2));
+    let second_id = r.member_id.to_string();
+    assert_eq!(r.leader.as_str(), second_id, "the member that rejoined leads");
+    h.call(sync("g", &second_id, 2).build());
+    assert_eq!(h.coordinator.group("g").unwrap().state(), GroupState::Stable);
+    let r = h.call(heartbeat_as("g", &first_id, Some("leader-instance-id"), 1));
+    assert_eq!(as_heartbeat(&r).error_code, code(ResponseError::IllegalGeneration));
+    // The static member's session, restarted at the completion, ends 5 s later.
+    for expected in [NONE, NONE, code(ResponseError::RebalanceInProgress)] {
+        h.advance(2_000);
+        assert_eq!(as_heartbeat(&h.call(heartbeat("g", &second_id, 2))).error_code, expected);
+    }
+    assert!(!h.coordinator.group("g").unwrap().has_member(&first_id));
+    let r = h.call(join("g", &second_id).version(3).session(2_500).rebalance(10_000).build());
+    assert_eq!((as_join(&r).error_code, as_join(&r).generation_id), (NONE, 3));
+    h.call(sync("g", &second_id, 3).build());
+    for _ in 0..20 {
+        h.advance(2_000);
+        assert_eq!(as_heartbeat(&h.call(heartbeat("g", &second_id, 3))).error_code, NONE);
+    }
+    assert_eq!(h.coordinator.group("g").unwrap().state(), GroupState::Stable);
+}
