@@ -54,3 +54,10 @@ def test_verify_roundtrip_allows_unacknowledged_but_not_duplicates():
     produced = [_rec("a", 0, 0)]
     assert verify_roundtrip(produced, [_rec("a"), _rec("z", 0, 1)], allow_unacknowledged=True) == []
     assert verify_roundtrip(produced, [_rec("a"), _rec("a")], allow_unacknowledged=True)
+
+
+def test_kafka_cluster_ids_never_start_with_a_dash():
+    # StorageTool's parser reads "-t -abc..." as an option; one id in 64 would start so.
+    from harness.kafka import random_cluster_id
+    ids = [random_cluster_id() for _ in range(2000)]
+    assert all(len(i) == 22 and not i.startswith("-") for i in ids)

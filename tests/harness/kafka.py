@@ -52,8 +52,15 @@ LOG4J2_XML = """<?xml version="1.0" encoding="UTF-8"?>
 
 
 def random_cluster_id() -> str:
-    """Kafka's cluster id format: a random UUID, URL-safe base64 without padding."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """Kafka's cluster id format: a random UUID, URL-safe base64 without padding.
+
+    Like Kafka's Uuid.randomUuid(), never one starting with "-": StorageTool's argument
+    parser would read it as an option (1 start in 64 would fail).
+    """
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
 
 
 class KafkaBroker(BrokerProcess):
