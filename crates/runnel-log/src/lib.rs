@@ -11,6 +11,7 @@
 //! partition   PartitionLog: offsets, append, read, roll, flush, tick, close
 //! recovery    PartitionLog::open: which segments to trust, validate the rest, truncate
 //! retention   retention.ms / retention.bytes, truncate_to (the replication seam)
+//! compaction  cleanup.policy=compact: Kafka's log cleaner, crash-safe segment swaps
 //! ```
 //!
 //! # Durability: the default and its trade-off
@@ -37,14 +38,18 @@
 //! it is synced). After a clean shutdown (`.clean-shutdown` present) every segment is trusted;
 //! otherwise segments from the one holding the recovery point on are validated batch by batch
 //! (CRC, sizes, contiguous offsets), cut at the first bad batch, their indexes rebuilt from the
-//! log, and later segments deleted. Reads never go past the in-memory segment size, so bytes
-//! of a failed or torn append are never served, even before recovery.
+//! log, and later segments deleted. Below the recovery point offsets need only increase:
+//! compaction leaves gaps there, and its interrupted segment swaps are finished first (see
+//! `compaction`). Reads never go past the in-memory segment size, so bytes of a failed or
+//! torn append are never served, even before recovery.
 //!
 //! # Concurrency
 //!
 //! [`PartitionLog`] is not internally locked: appends take `&mut self`, reads `&self`, and
-//! [`FileStorage`] reads positionally so readers share a read lock.
+//! [`FileStorage`] reads positionally so readers share a read lock. [`PartitionLog::compact`]
+//! takes `&mut self` for a whole round, which reads every segment below the active one.
 
+mod compaction;
 mod index;
 mod layout;
 mod partition;
@@ -55,6 +60,7 @@ mod scan;
 mod segment;
 pub mod storage;
 
+pub use compaction::{CompactionOutcome, CLEANER_CHECKPOINT_FILE};
 pub use layout::{CHECKPOINT_FILE, CLEAN_SHUTDOWN_FILE};
 pub use partition::{PartitionLog, PRODUCER_EXPIRATION_CHECK_INTERVAL_MS};
 pub use producer::{BatchMetadata, ProducerEntry, ProducerStateManager, PRODUCER_BATCHES_RETAINED};
@@ -102,6 +108,24 @@ pub struct LogConfig {
     pub log_append_time: bool,
     /// producer.id.expiration.ms (broker-level), default 1 day.
     pub producer_id_expiration_ms: i64,
+    /// cleanup.policy contains `compact`: [`PartitionLog::compact`] cleans the log (with
+    /// `delete` too, retention applies as well). Default false (policy `delete`).
+    pub compact: bool,
+    /// delete.retention.ms (log.cleaner.delete.retention.ms), default 1 day: how long a
+    /// tombstone survives after the cleaner first rewrote its batch.
+    pub delete_retention_ms: i64,
+    /// min.compaction.lag.ms (log.cleaner.min.compaction.lag.ms), default 0: a segment whose
+    /// largest timestamp is newer than this is not cleaned yet.
+    pub min_compaction_lag_ms: i64,
+    /// max.compaction.lag.ms (log.cleaner.max.compaction.lag.ms), default i64::MAX: a dirty
+    /// segment whose first batch is older than this is cleaned whatever the dirty ratio.
+    pub max_compaction_lag_ms: i64,
+    /// min.cleanable.dirty.ratio (log.cleaner.min.cleanable.ratio), default 0.5.
+    pub min_cleanable_dirty_ratio: f64,
+    /// log.cleaner.dedupe.buffer.size (broker-level), default 128 MiB: the memory one
+    /// compaction may spend on its key map; a longer dirty section is cleaned over several
+    /// rounds.
+    pub cleaner_dedupe_buffer_bytes: u64,
 }
 
 impl Default for LogConfig {
@@ -117,6 +141,12 @@ impl Default for LogConfig {
             segment_index_bytes: 10 << 20,
             log_append_time: false,
             producer_id_expiration_ms: 86_400_000,
+            compact: false,
+            delete_retention_ms: 86_400_000,
+            min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: i64::MAX,
+            min_cleanable_dirty_ratio: 0.5,
+            cleaner_dedupe_buffer_bytes: 128 << 20,
         }
     }
 }

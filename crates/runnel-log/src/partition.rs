@@ -49,6 +49,9 @@ pub struct PartitionLog {
     /// Set when the files may no longer match memory (a failed rollback or a failed sync):
     /// writes are refused until the log is reopened, which runs recovery.
     pub(crate) failure: Option<String>,
+    /// The cleaner checkpoint: compaction has deduplicated everything below this offset
+    /// (`None` before the first compaction). See `compaction`.
+    pub(crate) first_dirty_offset: Option<i64>,
 }
 
 /// Checks the batch's framing (the broker validated it in full; this guards the log's own
@@ -223,7 +226,7 @@ impl PartitionLog {
     /// checkpoint file is rewritten only when the recovery point enters a new segment or the
     /// log start moved: recovery rescans the whole segment holding the recovery point anyway,
     /// so a finer checkpoint would cost two more syncs per flush and save nothing.
-    fn flush_up_to(&mut self, offset: i64) -> Result<(), LogError> {
+    pub(crate) fn flush_up_to(&mut self, offset: i64) -> Result<(), LogError> {
         self.ensure_usable()?;
         if offset <= self.recovery_point && !self.dir_dirty {
             return Ok(());

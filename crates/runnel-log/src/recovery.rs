@@ -67,6 +67,9 @@ impl PartitionLog {
     pub fn open(storage: Arc<dyn Storage>, dir: &Path, config: LogConfig, now_ms: i64) -> Result<Self, LogError> {
         let store = storage.as_ref();
         store.create_dir_all(dir)?;
+        // An interrupted compaction swap is finished (or rolled back) before anything else
+        // looks at the segment files.
+        crate::compaction::finish_interrupted_swaps(store, dir)?;
         let listing = list_partition_dir(store, dir)?;
         let checkpoint_path = dir.join(CHECKPOINT_FILE);
         let checkpoint = match read_file(store, &checkpoint_path)? {
@@ -86,6 +89,8 @@ impl PartitionLog {
             store.sync_dir(dir)?;
         }
         let trust_all = clean && checkpoint.is_some();
+        let first_dirty_offset = crate::compaction::read_cleaner_checkpoint(store, dir)?;
+        let gaps_below = crate::compaction::gaps_allowed_below(checkpoint.map(|c| c.recovery_point), first_dirty_offset, &config);
         let checkpoint_start = checkpoint.map_or(i64::MIN, |c| c.log_start_offset);
         // Segments wholly below the log start were being deleted by retention; a crash can
         // bring their names back. They are not part of the log: remove them first.
@@ -129,7 +134,7 @@ impl PartitionLog {
                     }
                 }
             }
-            let (segment, report) = Segment::recover(store, dir, base, now_ms, config.index_interval_bytes)?;
+            let (segment, report) = Segment::recover(store, dir, base, now_ms, config.index_interval_bytes, gaps_below)?;
             let cut = report.reason.as_deref().map(|why| Truncation {
                 segment: base,
                 kept_bytes: segment.size_bytes(),
@@ -164,7 +169,7 @@ impl PartitionLog {
             tracing::warn!(dir = %dir.display(), "rebuilding the active segment's indexes");
             let base = segments[last].base_offset;
             segments.pop();
-            let (segment, report) = Segment::recover(store, dir, base, now_ms, config.index_interval_bytes)?;
+            let (segment, report) = Segment::recover(store, dir, base, now_ms, config.index_interval_bytes, gaps_below)?;
             if let Some(why) = report.reason.as_deref() {
                 let cut = Truncation {
                     segment: base,
@@ -195,6 +200,7 @@ impl PartitionLog {
             last_now_ms: now_ms,
             last_producer_expiry_ms: now_ms,
             failure: None,
+            first_dirty_offset,
         };
         log.delete_segments_below_log_start()?;
         log.load_producer_state(&listing.snapshot_offsets, now_ms)?;

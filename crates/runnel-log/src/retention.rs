@@ -171,8 +171,9 @@ impl PartitionLog {
         self.segments[index].truncate_log(position)?;
         let base = self.segments[index].base_offset;
         let now_ms = self.last_now_ms;
+        let gaps_below = self.recovery_point;
         let (segment, _) =
-            Segment::recover(self.storage.as_ref(), &self.dir, base, now_ms, self.config.index_interval_bytes)?;
+            Segment::recover(self.storage.as_ref(), &self.dir, base, now_ms, self.config.index_interval_bytes, gaps_below)?;
         self.segments[index] = segment;
         Ok(())
     }
@@ -182,6 +183,7 @@ impl PartitionLog {
         self.log_start_offset = log_start_offset;
         let log_end_offset = self.log_end_offset();
         self.recovery_point = self.recovery_point.min(log_end_offset).max(log_start_offset);
+        self.truncate_cleaner_checkpoint(log_end_offset)?;
         for segment in &mut self.segments {
             segment.sync()?;
         }

@@ -209,9 +209,10 @@ impl Segment {
         loop {
             match scanner.next_batch()? {
                 Scanned::Batch { header, .. } => {
+                    // Offsets only increase: a compacted segment has gaps between batches.
                     let consistent = match (first, first_last_offset) {
                         (true, Some(indexed)) => last_offset(&header) == indexed,
-                        _ => expected_base == Some(header.base_offset),
+                        _ => expected_base.is_some_and(|expected| header.base_offset >= expected),
                     };
                     if !consistent || header.last_offset_delta < 0 {
                         return Ok(Err(format!("batch at offset {} does not follow the index", header.base_offset)));
@@ -246,12 +247,15 @@ impl Segment {
 
     /// Validates every batch from the start of the log file (CRC, sizes, contiguous offsets
     /// from `base_offset`), truncates the file at the first bad one and rebuilds both indexes.
+    /// A batch starting below `gaps_below` may follow a gap in the offsets (compaction removed
+    /// what was there); at or above it offsets must be contiguous, so a lost write shows.
     pub fn recover(
         storage: &dyn Storage,
         dir: &Path,
         base_offset: i64,
         now_ms: i64,
         index_interval_bytes: u64,
+        gaps_below: i64,
     ) -> io::Result<(Self, RecoveryReport)> {
         let [log_path, index_path, time_path] = segment_paths(dir, base_offset);
         let mut log = storage.open_file(&log_path, false)?;
@@ -266,7 +270,9 @@ impl Segment {
                     Scanned::Batch { position, header, bytes } => {
                         let problem = match validate_batch(bytes) {
                             Err(e) => Some(e.to_string()),
-                            Ok(_) if header.base_offset != expected => {
+                            Ok(_) if header.base_offset < expected
+                                || (header.base_offset > expected && header.base_offset >= gaps_below) =>
+                            {
                                 Some(format!("batch offset {} where {expected} was due", header.base_offset))
                             }
                             Ok(_) if last_offset(&header) - base_offset > i64::from(i32::MAX)
@@ -570,6 +576,11 @@ impl Segment {
             out.truncate(start);
         }
         result
+    }
+
+    /// A scanner over the whole batches of the log file from `position` to the segment end.
+    pub(crate) fn scanner(&self, position: u64) -> BatchScanner<'_> {
+        BatchScanner::new(self.log.as_ref(), position, self.size_bytes)
     }
 
     /// Calls `f` with the header of each batch holding an offset at or after `from_offset`.
