@@ -22,7 +22,7 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::context::BrokerContext;
-use crate::handlers::{self, Reply};
+use crate::handlers::{self, Caller, Reply};
 
 /// Kafka's connections.max.idle.ms default: a connection silent this long is closed.
 pub const CONNECTION_IDLE_MS_MAX: u64 = 600_000;
@@ -64,7 +64,7 @@ pub async fn serve(ctx: Arc<BrokerContext>, mut stream: TcpStream, peer: SocketA
             }
         };
         out.clear();
-        if let Err(closed) = answer(&ctx, body, &mut out, &shutdown).await {
+        if let Err(closed) = answer(&ctx, body, peer, &mut out, &shutdown).await {
             tracing::warn!(%peer, "closing connection: {closed}");
             return;
         }
@@ -106,7 +106,13 @@ async fn read_frame(stream: &mut TcpStream, frame_bytes_max: usize) -> Result<Op
 }
 
 /// Decodes and handles one request, leaving the encoded response frame (if any) in `out`.
-async fn answer(ctx: &BrokerContext, mut body: Bytes, out: &mut BytesMut, shutdown: &CancellationToken) -> Result<(), Closed> {
+async fn answer(
+    ctx: &BrokerContext,
+    mut body: Bytes,
+    peer: SocketAddr,
+    out: &mut BytesMut,
+    shutdown: &CancellationToken,
+) -> Result<(), Closed> {
     let preamble = peek_preamble(&body)?;
     let api_key = ApiKey::try_from(preamble.api_key)
         .map_err(|_| runnel_protocol::frame::FrameError::UnknownApiKey(preamble.api_key))?;
@@ -120,10 +126,11 @@ async fn answer(ctx: &BrokerContext, mut body: Bytes, out: &mut BytesMut, shutdo
     if !support_for(api_key).is_some_and(|support| support.serves(version)) {
         return Err(Closed::UnsupportedVersion { api_key, version });
     }
-    decode_request_header(api_key, version, &mut body)?;
+    let header = decode_request_header(api_key, version, &mut body)?;
     let request = RequestKind::decode(api_key, &mut body, version)
         .map_err(|error| Closed::Malformed { api_key, version, reason: error.to_string() })?;
-    match handlers::handle(ctx, request, version, shutdown).await {
+    let caller = Caller { client_id: header.client_id.as_deref().unwrap_or(""), peer };
+    match handlers::handle(ctx, request, version, &caller, shutdown).await {
         Reply::Respond(response) => {
             let header_version = api_key.response_header_version(version);
             write_response(out, preamble.correlation_id, header_version, |buf| response.encode(buf, version))

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use crate::config::BrokerConfig;
+use crate::groups::GroupService;
 use crate::producer_ids::ProducerIdAllocator;
 use crate::topics::TopicRegistry;
 
@@ -24,6 +25,7 @@ pub struct BrokerContext {
     pub advertised: AdvertisedEndpoint,
     pub topics: TopicRegistry,
     pub producer_ids: ProducerIdAllocator,
+    pub groups: GroupService,
 }
 
 /// Wall-clock milliseconds since the epoch, the unit of every Kafka timestamp.
@@ -42,6 +44,7 @@ pub(crate) mod testing {
 
     use super::{AdvertisedEndpoint, BrokerContext};
     use crate::config::BrokerConfig;
+    use crate::groups::GroupService;
     use crate::producer_ids::ProducerIdAllocator;
     use crate::topics::TopicRegistry;
 
@@ -51,7 +54,9 @@ pub(crate) mod testing {
         let config = Arc::new(config);
         let topics = TopicRegistry::open(dir, Arc::new(runnel_log::FileStorage::new()), config.clone(), super::now_ms())
             .expect("test topics");
+        let groups = GroupService::load(&config, &topics).expect("test groups");
         BrokerContext {
+            groups,
             node_id: config.node_id,
             config,
             cluster_id: "test-cluster-id-000000".into(),

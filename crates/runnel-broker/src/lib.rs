@@ -13,6 +13,7 @@ mod cluster_meta;
 mod connection;
 pub mod context;
 mod durable_file;
+mod groups;
 mod handlers;
 mod producer_ids;
 pub mod server;

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::listener::SecurityProtocol;
 use crate::config::BrokerConfig;
 use crate::context::{now_ms, AdvertisedEndpoint, BrokerContext};
+use crate::groups::{GroupLoadError, GroupService};
 use crate::producer_ids::{ProducerIdAllocator, ProducerIdError};
 use crate::topics::{TopicError, TopicRegistry};
 use crate::{cluster_meta, connection};
@@ -25,6 +26,8 @@ use crate::{cluster_meta, connection};
 pub const SHUTDOWN_DRAIN_MS_MAX: u64 = 30_000;
 /// How often partitions get a chance to roll by time and flush by flush.ms.
 pub const LOG_TICK_INTERVAL_MS: u64 = 1_000;
+/// Kafka's log.cleaner.backoff.ms default: how often compacted topics are checked.
+pub const LOG_CLEANER_BACKOFF_MS: u64 = 15_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
@@ -36,6 +39,8 @@ pub enum BrokerError {
     Topics(#[from] TopicError),
     #[error(transparent)]
     ProducerIds(#[from] ProducerIdError),
+    #[error("cannot load consumer groups: {0}")]
+    Groups(#[from] GroupLoadError),
     #[error("listener {listener}: {reason}")]
     Listener { listener: String, reason: String },
 }
@@ -56,6 +61,7 @@ impl Broker {
         let storage: Arc<dyn runnel_log::Storage> = Arc::new(runnel_log::FileStorage::new());
         let topics = TopicRegistry::open(&log_dir, storage, config.clone(), now_ms())?;
         let producer_ids = ProducerIdAllocator::open(&log_dir)?;
+        let groups = GroupService::load(&config, &topics)?;
 
         let mut listeners = Vec::new();
         for listener in &config.listeners {
@@ -86,6 +92,7 @@ impl Broker {
             advertised,
             topics,
             producer_ids,
+            groups,
         });
         Ok(Self { ctx, listeners })
     }
@@ -105,6 +112,9 @@ impl Broker {
             background.spawn(accept_loop(self.ctx.clone(), listener, shutdown.clone()));
         }
         background.spawn(log_maintenance(self.ctx.clone(), shutdown.clone()));
+        let ctx = self.ctx.clone();
+        let timers_shutdown = shutdown.clone();
+        background.spawn(async move { ctx.groups.run_timers(&ctx.topics, timers_shutdown).await });
         shutdown.cancelled().await;
         tracing::info!("shutting down: finishing in-flight requests");
         let drained = tokio::time::timeout(Duration::from_millis(SHUTDOWN_DRAIN_MS_MAX), async {
@@ -143,12 +153,15 @@ async fn accept_loop(ctx: Arc<BrokerContext>, listener: TcpListener, shutdown: C
     while connections.join_next().await.is_some() {}
 }
 
-/// Rolls and flushes by time every tick, and applies retention every
-/// log.retention.check.interval.ms.
+/// Rolls and flushes by time every tick, applies retention every
+/// log.retention.check.interval.ms, and compacts compacted topics every
+/// log.cleaner.backoff.ms.
 async fn log_maintenance(ctx: Arc<BrokerContext>, shutdown: CancellationToken) {
     let retention_every = Duration::from_millis(ctx.config.log_retention_check_interval_ms.max(1) as u64);
     let mut tick = tokio::time::interval(Duration::from_millis(LOG_TICK_INTERVAL_MS));
     let mut retention = tokio::time::interval(retention_every);
+    let mut cleaner = tokio::time::interval(Duration::from_millis(LOG_CLEANER_BACKOFF_MS));
+    cleaner.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -174,6 +187,24 @@ async fn log_maintenance(ctx: Arc<BrokerContext>, shutdown: CancellationToken) {
                         ),
                         Ok(_) => {}
                         Err(error) => tracing::error!(topic = %partition.topic, partition = partition.index, %error, "retention failed"),
+                    }
+                }
+            }
+            _ = cleaner.tick() => {
+                let now = now_ms();
+                for topic in ctx.topics.all().into_iter().filter(|topic| topic.settings.cleanup_policy.compact) {
+                    for partition in &topic.partitions {
+                        match partition.with_log_mut(|log| log.compact(now)) {
+                            Ok(outcome) if outcome.cleaned => tracing::debug!(
+                                topic = %topic.name,
+                                partition = partition.index,
+                                bytes_before = outcome.bytes_before,
+                                bytes_after = outcome.bytes_after,
+                                "compacted"
+                            ),
+                            Ok(_) => {}
+                            Err(error) => tracing::error!(topic = %topic.name, partition = partition.index, %error, "compaction failed"),
+                        }
                     }
                 }
             }

@@ -28,7 +28,7 @@ const fn row(key: ApiKey, advertised_min: i16, served_min: i16, max: i16) -> Api
     ApiSupport { key, advertised_min, max, served_min }
 }
 
-/// Every API Runnel implements, in key order.
+/// Every API Runnel implements.
 pub const SUPPORTED_APIS: &[ApiSupport] = &[
     row(ApiKey::Produce, 0, 3, 11),
     row(ApiKey::Fetch, 4, 4, 12),
@@ -42,6 +42,19 @@ pub const SUPPORTED_APIS: &[ApiSupport] = &[
     row(ApiKey::DescribeConfigs, 1, 1, 4),
     row(ApiKey::CreatePartitions, 0, 0, 3),
     row(ApiKey::DescribeCluster, 0, 0, 1),
+    row(ApiKey::FindCoordinator, 0, 0, 4),
+    row(ApiKey::JoinGroup, 0, 0, 9),
+    row(ApiKey::SyncGroup, 0, 0, 5),
+    row(ApiKey::Heartbeat, 0, 0, 4),
+    row(ApiKey::LeaveGroup, 0, 0, 5),
+    // librdkafka <= 2.11 enables groups only when OffsetCommit v0-1 are advertised; Kafka 4
+    // serves from v2, as do we.
+    row(ApiKey::OffsetCommit, 0, 2, 9),
+    row(ApiKey::OffsetFetch, 1, 1, 9),
+    row(ApiKey::DescribeGroups, 0, 0, 5),
+    row(ApiKey::ListGroups, 0, 0, 5),
+    row(ApiKey::DeleteGroups, 0, 0, 2),
+    row(ApiKey::OffsetDelete, 0, 0, 0),
 ];
 
 /// The row for `key`, if Runnel implements that API at all.

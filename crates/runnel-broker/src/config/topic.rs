@@ -332,6 +332,12 @@ pub fn log_config_from(broker: &BrokerConfig, settings: &TopicSettings) -> runne
         segment_index_bytes: u64::try_from(settings.segment_index_bytes).unwrap_or(kafka.segment_index_bytes),
         log_append_time: settings.message_timestamp_type == TimestampType::LogAppendTime,
         producer_id_expiration_ms: i64::from(broker.producer_id_expiration_ms),
+        compact: settings.cleanup_policy.compact,
+        delete_retention_ms: settings.delete_retention_ms,
+        min_compaction_lag_ms: settings.min_compaction_lag_ms,
+        max_compaction_lag_ms: settings.max_compaction_lag_ms,
+        min_cleanable_dirty_ratio: settings.min_cleanable_dirty_ratio,
+        ..kafka
     }
 }
 

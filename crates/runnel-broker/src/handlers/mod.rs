@@ -9,6 +9,8 @@ mod delete_topics;
 mod describe_cluster;
 mod describe_configs;
 mod fetch;
+mod find_coordinator;
+mod groups;
 mod init_producer_id;
 mod list_offsets;
 mod metadata;
@@ -33,7 +35,24 @@ pub enum Reply {
     Close,
 }
 
-pub async fn handle(ctx: &BrokerContext, request: RequestKind, version: i16, shutdown: &CancellationToken) -> Reply {
+pub use groups::Caller;
+
+pub async fn handle(
+    ctx: &BrokerContext,
+    request: RequestKind,
+    version: i16,
+    caller: &Caller<'_>,
+    shutdown: &CancellationToken,
+) -> Reply {
+    let request = match groups::to_coordinator(ctx, request, version, caller) {
+        Ok(group_request) => {
+            return match groups::handle(ctx, group_request, shutdown).await {
+                Some(response) => Reply::Respond(response),
+                None => Reply::Close,
+            };
+        }
+        Err(other) => other,
+    };
     let response = match request {
         RequestKind::ApiVersions(r) => ResponseKind::ApiVersions(api_versions::handle(&r, version)),
         RequestKind::Metadata(r) => ResponseKind::Metadata(metadata::handle(ctx, r, version)),
@@ -52,6 +71,7 @@ pub async fn handle(ctx: &BrokerContext, request: RequestKind, version: i16, shu
             ResponseKind::OffsetForLeaderEpoch(offset_for_leader_epoch::handle(ctx, r))
         }
         RequestKind::InitProducerId(r) => ResponseKind::InitProducerId(init_producer_id::handle(ctx, &r)),
+        RequestKind::FindCoordinator(r) => ResponseKind::FindCoordinator(find_coordinator::handle(ctx, r, version)),
         _ => {
             // The connection only decodes APIs in the supported table, so this is a table
             // entry without a handler: a bug, answered by closing like any unusable request.

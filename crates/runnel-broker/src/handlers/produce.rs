@@ -77,6 +77,12 @@ fn produce_partition(
     let unknown = || Rejection::code(ResponseError::UnknownTopicOrPartition);
     let topic = topic.ok_or_else(unknown)?;
     let partition = topic.partition(index).ok_or_else(unknown)?;
+    if topic.is_internal() {
+        return Err(Rejection::with_message(
+            ResponseError::InvalidTopicException,
+            format!("Cannot append to internal topic {}", topic.name),
+        ));
+    }
     let records = records.unwrap_or_default();
     let max_message_bytes = usize::try_from(topic.settings.max_message_bytes).unwrap_or(0);
     let (ranges, whole_end) = split_batches(records);

@@ -105,6 +105,30 @@ fn request_for(key: ApiKey, version: i16) -> RequestKind {
             RequestKind::CreatePartitions(CreatePartitionsRequest::default().with_topics(vec![topic]))
         }
         ApiKey::DescribeCluster => RequestKind::DescribeCluster(DescribeClusterRequest::default()),
+        ApiKey::FindCoordinator => {
+            let group = StrBytes::from_static_str("encode-group");
+            RequestKind::FindCoordinator(FindCoordinatorRequest::default().with_key(group.clone()).with_coordinator_keys(
+                if version >= 4 { vec![group] } else { Vec::new() },
+            ))
+        }
+        ApiKey::JoinGroup => RequestKind::JoinGroup(
+            JoinGroupRequest::default()
+                .with_group_id(GroupId(StrBytes::from_static_str("encode-group")))
+                .with_session_timeout_ms(10_000)
+                .with_rebalance_timeout_ms(10_000)
+                .with_protocol_type(StrBytes::from_static_str("consumer")),
+        ),
+        ApiKey::SyncGroup => RequestKind::SyncGroup(SyncGroupRequest::default()),
+        ApiKey::Heartbeat => RequestKind::Heartbeat(HeartbeatRequest::default()),
+        ApiKey::LeaveGroup => RequestKind::LeaveGroup(LeaveGroupRequest::default()),
+        ApiKey::OffsetCommit => RequestKind::OffsetCommit(OffsetCommitRequest::default()),
+        ApiKey::OffsetFetch => RequestKind::OffsetFetch(OffsetFetchRequest::default()),
+        ApiKey::DescribeGroups => RequestKind::DescribeGroups(
+            DescribeGroupsRequest::default().with_groups(vec![GroupId(StrBytes::from_static_str("encode-group"))]),
+        ),
+        ApiKey::ListGroups => RequestKind::ListGroups(ListGroupsRequest::default()),
+        ApiKey::DeleteGroups => RequestKind::DeleteGroups(DeleteGroupsRequest::default()),
+        ApiKey::OffsetDelete => RequestKind::OffsetDelete(OffsetDeleteRequest::default()),
         other => panic!("add a request for {other:?} to this test"),
     }
 }
@@ -119,7 +143,8 @@ async fn every_served_version_of_every_api_encodes() {
     for support in SUPPORTED_APIS {
         for version in support.served_min..=support.max {
             let request = request_for(support.key, version);
-            let response = match handle(&ctx, request, version, &shutdown).await {
+            let caller = super::Caller { client_id: "encode-test", peer: "127.0.0.1:1".parse().unwrap() };
+            let response = match handle(&ctx, request, version, &caller, &shutdown).await {
                 Reply::Respond(response) => response,
                 Reply::Silent | Reply::Close => panic!("{:?} v{version} gave no response", support.key),
             };

@@ -27,6 +27,9 @@ use crate::config::BrokerConfig;
 /// typo like 10000000 is refused instead of creating ten million directories.
 pub const PARTITIONS_PER_TOPIC_MAX: i32 = 100_000;
 
+/// Topics only the broker writes; clients get INVALID_TOPIC_EXCEPTION when producing to them.
+pub const INTERNAL_TOPICS: &[&str] = &["__consumer_offsets", "__transaction_state"];
+
 /// A published topic. Immutable: changes publish a new one.
 #[derive(Debug)]
 pub struct Topic {
@@ -43,8 +46,9 @@ impl Topic {
         usize::try_from(index).ok().and_then(|i| self.partitions.get(i))
     }
 
+    /// Kafka's internal topics: written only by the broker itself.
     pub fn is_internal(&self) -> bool {
-        self.name.starts_with("__")
+        INTERNAL_TOPICS.contains(&self.name.as_str())
     }
 
     fn stored(&self) -> StoredTopic {

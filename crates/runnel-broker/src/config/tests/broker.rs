@@ -364,6 +364,7 @@ fn log_config_maps_broker_defaults_to_the_log() {
             segment_index_bytes: 4096,
             log_append_time: true,
             producer_id_expiration_ms: 1000,
+            ..runnel_log::LogConfig::default()
         }
     );
 }

@@ -1,0 +1,49 @@
+//! FindCoordinator: this broker coordinates every group (one node owns every
+//! `__consumer_offsets` partition). Transactions have no coordinator yet.
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::find_coordinator_response::Coordinator;
+use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinatorResponse};
+use kafka_protocol::protocol::StrBytes;
+use runnel_protocol::kafka_protocol;
+
+use crate::context::BrokerContext;
+
+const KEY_TYPE_GROUP: i8 = 0;
+
+pub fn handle(ctx: &BrokerContext, request: FindCoordinatorRequest, version: i16) -> FindCoordinatorResponse {
+    let setup = ctx.groups.ensure_offsets_topic(&ctx.config, &ctx.topics);
+    let answer = |key: StrBytes| -> Coordinator {
+        let coordinator = Coordinator::default().with_key(key).with_node_id(BrokerId(-1)).with_host(StrBytes::new()).with_port(-1);
+        if request.key_type != KEY_TYPE_GROUP {
+            return coordinator
+                .with_error_code(ResponseError::CoordinatorNotAvailable.code())
+                .with_error_message(Some(StrBytes::from_static_str("Runnel has no transaction coordinator yet")));
+        }
+        if let Err(error) = &setup {
+            tracing::error!(%error, "cannot create __consumer_offsets");
+            return coordinator
+                .with_error_code(ResponseError::CoordinatorNotAvailable.code())
+                .with_error_message(Some(StrBytes::from_string(error.to_string())));
+        }
+        coordinator
+            .with_node_id(BrokerId(ctx.node_id))
+            .with_host(StrBytes::from_string(ctx.advertised.host.clone()))
+            .with_port(ctx.advertised.port)
+    };
+    if version >= 4 {
+        let coordinators = request.coordinator_keys.iter().cloned().map(answer).collect();
+        return FindCoordinatorResponse::default().with_coordinators(coordinators);
+    }
+    let single = answer(request.key.clone());
+    let response = FindCoordinatorResponse::default()
+        .with_error_code(single.error_code)
+        .with_node_id(single.node_id)
+        .with_host(single.host)
+        .with_port(single.port);
+    if version >= 1 {
+        response.with_error_message(single.error_message)
+    } else {
+        response
+    }
+}

@@ -1,0 +1,74 @@
+//! The consumer-group APIs: each request is handed to the group service, which runs the
+//! coordinator state machine and answers when the coordinator does.
+
+use std::net::SocketAddr;
+
+use kafka_protocol::messages::{RequestKind, ResponseKind};
+use runnel_coordinator::{Request, Response};
+use runnel_protocol::kafka_protocol;
+use tokio_util::sync::CancellationToken;
+
+use super::authorized_operations::{GROUP_ALL, NOT_REQUESTED};
+use crate::context::BrokerContext;
+use crate::groups::GroupService;
+
+/// Who sent a request, for what Kafka stores with a group member.
+pub struct Caller<'a> {
+    pub client_id: &'a str,
+    pub peer: SocketAddr,
+}
+
+/// `None` when the request is not a group API (the caller dispatches it elsewhere) or when
+/// shutdown came before the coordinator answered.
+pub fn to_coordinator(ctx: &BrokerContext, request: RequestKind, version: i16, caller: &Caller<'_>) -> Result<Request, RequestKind> {
+    let api_version = version;
+    let mut request = match request {
+        RequestKind::JoinGroup(request) => Request::JoinGroup {
+            request,
+            api_version,
+            client_id: caller.client_id.to_string(),
+            // Kafka stores the host as Java's InetAddress.toString() prints it.
+            client_host: format!("/{}", caller.peer.ip()),
+        },
+        RequestKind::SyncGroup(request) => Request::SyncGroup { request, api_version },
+        RequestKind::Heartbeat(request) => Request::Heartbeat { request, api_version },
+        RequestKind::LeaveGroup(request) => Request::LeaveGroup { request, api_version },
+        RequestKind::OffsetCommit(request) => Request::OffsetCommit { request, api_version, topics: Default::default() },
+        RequestKind::OffsetFetch(request) => Request::OffsetFetch { request, api_version },
+        RequestKind::DescribeGroups(request) => Request::DescribeGroups { request, api_version },
+        RequestKind::ListGroups(request) => Request::ListGroups { request, api_version },
+        RequestKind::DeleteGroups(request) => Request::DeleteGroups { request, api_version },
+        RequestKind::OffsetDelete(request) => Request::OffsetDelete { request, api_version, topics: Default::default() },
+        other => return Err(other),
+    };
+    let known = GroupService::known_topics(&ctx.topics, &request);
+    if let Request::OffsetCommit { topics, .. } | Request::OffsetDelete { topics, .. } = &mut request {
+        *topics = known;
+    }
+    Ok(request)
+}
+
+pub async fn handle(ctx: &BrokerContext, request: Request, shutdown: &CancellationToken) -> Option<ResponseKind> {
+    let include_operations = matches!(&request, Request::DescribeGroups { request, api_version } if *api_version >= 3 && request.include_authorized_operations);
+    if let Err(error) = ctx.groups.ensure_offsets_topic(&ctx.config, &ctx.topics) {
+        tracing::error!(%error, "cannot create __consumer_offsets");
+    }
+    let response = ctx.groups.call(&ctx.topics, request, shutdown).await?;
+    Some(match response {
+        Response::JoinGroup(r) => ResponseKind::JoinGroup(r),
+        Response::SyncGroup(r) => ResponseKind::SyncGroup(r),
+        Response::Heartbeat(r) => ResponseKind::Heartbeat(r),
+        Response::LeaveGroup(r) => ResponseKind::LeaveGroup(r),
+        Response::OffsetCommit(r) => ResponseKind::OffsetCommit(r),
+        Response::OffsetFetch(r) => ResponseKind::OffsetFetch(r),
+        Response::DescribeGroups(mut r) => {
+            for group in &mut r.groups {
+                group.authorized_operations = if include_operations { GROUP_ALL } else { NOT_REQUESTED };
+            }
+            ResponseKind::DescribeGroups(r)
+        }
+        Response::ListGroups(r) => ResponseKind::ListGroups(r),
+        Response::DeleteGroups(r) => ResponseKind::DeleteGroups(r),
+        Response::OffsetDelete(r) => ResponseKind::OffsetDelete(r),
+    })
+}
