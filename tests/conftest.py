@@ -2,7 +2,8 @@
 
 - kafka_broker / runnel_broker: one of each per session, started on first use.
 - broker: parametrized over BROKER_KINDS, so each scenario runs against both brokers in
-  the same run and shows up as test_x[runnel] and test_x[kafka].
+  the same run and shows up as test_x[runnel] and test_x[kafka]. A shared broker that
+  dies during a test fails that test (at teardown) and is restarted for the next.
 - broker_kind: just the kind name, for tests that start private brokers.
 - broker_factory: make(kind, config=None, start=True) -> a private broker with custom
   settings (for restart / kill tests); stopped at test end.
@@ -25,6 +26,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import BROKER_KINDS, BrokerProcess, make_broker  # noqa: E402
+from harness.fixtures import serve_shared, track  # noqa: E402
 
 FAILURE_TAIL_LINES = 40
 TOPIC_NAME_STEM_CHARS = 60
@@ -51,15 +53,6 @@ def pytest_collection_modifyitems(config, items):
         items[:] = keep
 
 
-def _track(request: pytest.FixtureRequest, broker: BrokerProcess) -> None:
-    used = getattr(request.node, "_brokers_used", None)
-    if used is None:
-        used = []
-        request.node._brokers_used = used
-    if broker not in used:
-        used.append(broker)
-
-
 def _session_broker(kind: str, tmp_path_factory: pytest.TempPathFactory):
     broker = make_broker(kind, workdir=tmp_path_factory.mktemp(f"{kind}-session"))
     try:
@@ -80,10 +73,8 @@ def runnel_broker(tmp_path_factory):
 
 
 @pytest.fixture(params=BROKER_KINDS)
-def broker(request) -> BrokerProcess:
-    b = request.getfixturevalue(f"{request.param}_broker")
-    _track(request, b)
-    return b
+def broker(request):
+    yield from serve_shared(request, request.getfixturevalue(f"{request.param}_broker"))
 
 
 @pytest.fixture(params=BROKER_KINDS)
@@ -98,7 +89,7 @@ def broker_factory(request, tmp_path):
     def make(kind: str, config: dict[str, object] | None = None, *, start: bool = True, **kwargs) -> BrokerProcess:
         b = make_broker(kind, config, workdir=tmp_path / f"{kind}-{len(made)}", **kwargs)
         made.append(b)
-        _track(request, b)
+        track(request, b)
         if start:
             b.start()
         return b
@@ -106,13 +97,6 @@ def broker_factory(request, tmp_path):
     yield make
     for b in made:
         b.close(remove_workdir=False)
-
-
-@pytest.fixture
-def track_broker(request):
-    """track(broker): attach that broker's output to this test's report if it fails
-    (for brokers from module-scoped fixtures)."""
-    return lambda b: _track(request, b)
 
 
 @pytest.fixture

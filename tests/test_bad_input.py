@@ -22,6 +22,7 @@ import time
 import pytest
 
 from harness import BROKER_KINDS, make_broker, wire
+from harness.fixtures import serve_shared
 from harness.wire import Record, int16, int32
 
 MESSAGE_MAX_BYTES = 2048
@@ -29,6 +30,8 @@ SOCKET_REQUEST_MAX_BYTES = 1024 * 1024
 CLOSE_WAIT_S = 10.0
 TOPIC_READY_WAIT_S = 30.0
 TOPIC_POLL_S = 0.2
+# UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE, NOT_LEADER_OR_FOLLOWER
+RETRIABLE_PRODUCE_ERRORS = (3, 5, 6)
 
 
 @pytest.fixture(scope="module", params=BROKER_KINDS)
@@ -44,13 +47,10 @@ def limited_broker(request, tmp_path_factory):
 
 
 @pytest.fixture
-def target(limited_broker, track_broker):
-    track_broker(limited_broker)
-    # A case that crashed the broker fails on its own; the next case gets it restarted
-    # (same port and data) instead of failing with "connection refused".
-    if not limited_broker.running:
-        limited_broker.start()
-    return limited_broker
+def target(request, limited_broker):
+    # A case that crashes the broker fails on its own (at teardown if not before); the
+    # next case gets it restarted instead of failing with "connection refused".
+    yield from serve_shared(request, limited_broker)
 
 
 def connect(broker) -> socket.socket:
@@ -73,6 +73,19 @@ def ensure_topic(broker, name: str, partitions: int = 1) -> None:
     raise AssertionError(f"topic {name} not ready: {last}")
 
 
+def produce(broker, topic: str, batch: bytes, version: int = 8) -> wire.ProducePartitionResult:
+    """Produce to partition 0, retrying (bounded) while leadership is still settling after
+    topic creation, as a real client would: Kafka can answer NOT_LEADER_OR_FOLLOWER for a
+    moment after Metadata already names the leader."""
+    deadline = time.monotonic() + TOPIC_READY_WAIT_S
+    while True:
+        with connect(broker) as s:
+            res = wire.produce(s, topic, 0, batch, version=version)
+        if res.error_code not in RETRIABLE_PRODUCE_ERRORS or time.monotonic() >= deadline:
+            return res
+        time.sleep(TOPIC_POLL_S)
+
+
 def assert_closed_without_response(sock: socket.socket) -> None:
     how, received = wire.read_until_closed(sock, CLOSE_WAIT_S)
     assert received == b"", f"broker answered instead of closing: {received[:64].hex()}"
@@ -86,11 +99,11 @@ def assert_still_serves(broker, topic: str | None = None, *, expect_base_offset:
         assert av.error_code == wire.ERROR_NONE, av
         md = wire.metadata_v1(s)
         assert any(port == broker.port for _, _, port in md.brokers), md.brokers
-        if topic is not None:
-            res = wire.produce(s, topic, 0, wire.record_batch([Record(b"k", b"still serving")]))
-            assert res.error_code == wire.ERROR_NONE, res
-            if expect_base_offset is not None:
-                assert res.base_offset == expect_base_offset, res
+    if topic is not None:
+        res = produce(broker, topic, wire.record_batch([Record(b"k", b"still serving")]))
+        assert res.error_code == wire.ERROR_NONE, res
+        if expect_base_offset is not None:
+            assert res.base_offset == expect_base_offset, res
 
 
 @pytest.mark.parametrize("size", [SOCKET_REQUEST_MAX_BYTES + 1, 2**31 - 1, -1],
@@ -140,8 +153,7 @@ def test_frame_cut_short_by_client_eof_is_dropped(target):
 def test_produce_batch_over_message_max_bytes_gets_message_too_large(target, topic, version):
     ensure_topic(target, topic)
     batch = wire.record_batch([Record(b"k", b"x" * (2 * MESSAGE_MAX_BYTES))])
-    with connect(target) as s:
-        res = wire.produce(s, topic, 0, batch, version=version)
+    res = produce(target, topic, batch, version)
     assert res.error_code == wire.ERROR_MESSAGE_TOO_LARGE, res
     assert res.base_offset == -1, res
     # Nothing was appended: the next valid batch gets offset 0.
@@ -152,8 +164,7 @@ def test_produce_batch_over_message_max_bytes_gets_message_too_large(target, top
 def test_produce_batch_with_corrupt_crc_gets_corrupt_message(target, topic, version):
     ensure_topic(target, topic)
     batch = wire.record_batch([Record(b"k", b"v")], corrupt_crc=True)
-    with connect(target) as s:
-        res = wire.produce(s, topic, 0, batch, version=version)
+    res = produce(target, topic, batch, version)
     assert res.error_code == wire.ERROR_CORRUPT_MESSAGE, res
     assert res.base_offset == -1, res
     assert_still_serves(target, topic, expect_base_offset=0)

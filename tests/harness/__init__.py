@@ -1,12 +1,13 @@
 """Test harness for Runnel: real brokers (Runnel and reference Kafka) and client runners.
 
 Public API:
-- RunnelBroker, KafkaBroker: start()/stop()/kill()/restart()/close(), .bootstrap, .port,
+- RunnelBroker, KafkaBroker: start()/stop()/kill()/restart()/revive()/close(), .bootstrap, .port,
   .data_dir, .config (Kafka server.properties keys, applied on every start), .output_tail().
 - BROKER_KINDS and make_broker(kind, config, ...): either broker by name.
 - run_client(...): run a tests/clients script in a venv and parse its JSON result.
 - verify_roundtrip(...): the exactly-once / same-key-same-partition checks.
 - wire: raw protocol helpers for bad-input tests.
+- fixtures (imports pytest): track(), serve_shared() for shared brokers in fixtures.
 """
 
 from __future__ import annotations

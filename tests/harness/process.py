@@ -195,6 +195,18 @@ class BrokerProcess:
             self.kill()
         return self.start()
 
+    def revive(self) -> str | None:
+        """If the process has died (crash, or a signal from outside), start it again on the
+        same port and data dir and return what happened, for the report; else None."""
+        if self.proc is None or self.running:
+            return None
+        code = self.proc.returncode
+        tail = self.output_tail()
+        self._reap()
+        self._note(f"found exited with {code}; restarting")
+        self.start()
+        return f"{self.kind} broker on {self.bootstrap} had exited with code {code}; restarted.\n{tail}"
+
     def close(self, *, remove_workdir: bool | None = None) -> None:
         """Stop if running; remove a workdir the harness created itself."""
         try:
