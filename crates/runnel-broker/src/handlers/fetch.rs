@@ -23,7 +23,7 @@ use runnel_protocol::kafka_protocol;
 use tokio_util::sync::CancellationToken;
 
 use crate::context::BrokerContext;
-use crate::topics::{Partition, LEADER_EPOCH};
+use crate::topics::{check_leader_epoch, Partition};
 
 /// Kafka's isolation level for transactional reads.
 const READ_COMMITTED: i8 = 1;
@@ -106,11 +106,8 @@ fn read_all(wanted: &[Wanted], max_bytes: usize, version: i16) -> Vec<PartitionD
                 .with_high_watermark(partition.high_watermark())
                 .with_last_stable_offset(partition.high_watermark())
                 .with_log_start_offset(if version >= 5 { partition.log_start_offset() } else { -1 });
-            if w.current_leader_epoch >= 0 && w.current_leader_epoch < LEADER_EPOCH {
-                return with_error(data, ResponseError::FencedLeaderEpoch);
-            }
-            if w.current_leader_epoch > LEADER_EPOCH {
-                return with_error(data, ResponseError::UnknownLeaderEpoch);
+            if let Err(error) = check_leader_epoch(w.current_leader_epoch) {
+                return with_error(data, error);
             }
             let limit = w.partition_max_bytes.min(bytes_remaining);
             // KIP-74: the first partition with data returns at least one whole batch, so a

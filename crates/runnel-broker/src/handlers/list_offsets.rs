@@ -9,7 +9,7 @@ use runnel_protocol::kafka_protocol;
 
 use crate::context::BrokerContext;
 use crate::handlers::validation::{max_timestamp_record, offset_for_timestamp};
-use crate::topics::{Partition, LEADER_EPOCH};
+use crate::topics::{check_leader_epoch, Partition, LEADER_EPOCH};
 
 const LATEST_TIMESTAMP: i64 = -1;
 const EARLIEST_TIMESTAMP: i64 = -2;
@@ -37,11 +37,9 @@ pub fn handle(ctx: &BrokerContext, request: ListOffsetsRequest, version: i16) ->
                     let Some(partition) = found.as_ref().and_then(|t| t.partition(wanted.partition_index)) else {
                         return response.with_error_code(ResponseError::UnknownTopicOrPartition.code());
                     };
-                    if version >= 4 && wanted.current_leader_epoch >= 0 && wanted.current_leader_epoch < LEADER_EPOCH {
-                        return response.with_error_code(ResponseError::FencedLeaderEpoch.code());
-                    }
-                    if version >= 4 && wanted.current_leader_epoch > LEADER_EPOCH {
-                        return response.with_error_code(ResponseError::UnknownLeaderEpoch.code());
+                    let claimed_epoch = if version >= 4 { wanted.current_leader_epoch } else { -1 };
+                    if let Err(error) = check_leader_epoch(claimed_epoch) {
+                        return response.with_error_code(error.code());
                     }
                     match lookup(partition, wanted.timestamp, version) {
                         Ok(Some((offset, timestamp))) => response

@@ -9,7 +9,7 @@ use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpoch
 use runnel_protocol::kafka_protocol;
 
 use crate::context::BrokerContext;
-use crate::topics::LEADER_EPOCH;
+use crate::topics::{check_leader_epoch, LEADER_EPOCH};
 
 const UNDEFINED_EPOCH: i32 = -1;
 const UNDEFINED_EPOCH_OFFSET: i64 = -1;
@@ -31,11 +31,8 @@ pub fn handle(ctx: &BrokerContext, request: OffsetForLeaderEpochRequest) -> Offs
                     let Some(partition) = found.as_ref().and_then(|t| t.partition(wanted.partition)) else {
                         return result.with_error_code(ResponseError::UnknownTopicOrPartition.code());
                     };
-                    if wanted.current_leader_epoch >= 0 && wanted.current_leader_epoch < LEADER_EPOCH {
-                        return result.with_error_code(ResponseError::FencedLeaderEpoch.code());
-                    }
-                    if wanted.current_leader_epoch > LEADER_EPOCH {
-                        return result.with_error_code(ResponseError::UnknownLeaderEpoch.code());
+                    if let Err(error) = check_leader_epoch(wanted.current_leader_epoch) {
+                        return result.with_error_code(error.code());
                     }
                     if wanted.leader_epoch == LEADER_EPOCH {
                         return result.with_leader_epoch(LEADER_EPOCH).with_end_offset(partition.log_end_offset());

@@ -17,7 +17,7 @@ use runnel_log::{LogError, PartitionLog, Storage};
 use uuid::Uuid;
 
 pub use names::{collision_key, validate_topic_name, TOPIC_NAME_LENGTH_MAX};
-pub use partition::{Partition, LEADER_EPOCH};
+pub use partition::{check_leader_epoch, Partition, LEADER_EPOCH};
 pub use store::{StoredTopic, TopicStore, TopicStoreError};
 
 use crate::config::topic::{effective_topic_settings, log_config_from, TopicSettings};

@@ -8,10 +8,22 @@
 
 use parking_lot::RwLock;
 use runnel_log::{AppendOutcome, LogConfig, LogError, PartitionLog, ReadResult};
+use runnel_protocol::kafka_protocol::error::ResponseError;
 use tokio::sync::Notify;
 
 /// The only leader epoch a single node ever has: it is leader from the start, forever.
 pub const LEADER_EPOCH: i32 = 0;
+
+/// Kafka's answer to a request that names the leader epoch it believes is current (-1 names
+/// none): an older epoch is fenced, a newer one is unknown to this leader.
+pub fn check_leader_epoch(current_leader_epoch: i32) -> Result<(), ResponseError> {
+    match current_leader_epoch {
+        epoch if epoch < 0 => Ok(()),
+        epoch if epoch < LEADER_EPOCH => Err(ResponseError::FencedLeaderEpoch),
+        epoch if epoch > LEADER_EPOCH => Err(ResponseError::UnknownLeaderEpoch),
+        _ => Ok(()),
+    }
+}
 
 #[derive(Debug)]
 pub struct Partition {
@@ -82,5 +94,17 @@ impl Partition {
     /// Takes the log out to close or delete it; the partition must no longer be shared.
     pub fn into_log(self) -> PartitionLog {
         self.log.into_inner()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leader_epoch_claims_are_fenced_unknown_or_accepted() {
+        assert!(check_leader_epoch(-1).is_ok());
+        assert!(check_leader_epoch(LEADER_EPOCH).is_ok());
+        assert_eq!(check_leader_epoch(LEADER_EPOCH + 1), Err(ResponseError::UnknownLeaderEpoch));
     }
 }
