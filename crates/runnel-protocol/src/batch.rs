@@ -263,6 +263,7 @@ fn i64_at(bytes: &[u8], at: usize) -> i64 {
 /// Builds valid batches for tests in this and other crates.
 pub mod testing {
     use super::*;
+    use crate::records::put_varint;
 
     /// A v2 batch with `records_count` minimal records (empty key, `value_bytes` of value),
     /// uncompressed, with the given producer fields, and a correct CRC.
@@ -308,15 +309,6 @@ pub mod testing {
     /// A plain (non-idempotent) batch.
     pub fn plain_batch(records_count: i32, value_bytes: usize, base_timestamp: i64) -> Vec<u8> {
         batch(records_count, value_bytes, base_timestamp, NO_PRODUCER_ID, NO_PRODUCER_EPOCH, NO_SEQUENCE)
-    }
-
-    fn put_varint(out: &mut Vec<u8>, value: i64) {
-        let mut zigzag = ((value << 1) ^ (value >> 63)) as u64;
-        while zigzag >= 0x80 {
-            out.push((zigzag as u8) | 0x80);
-            zigzag >>= 7;
-        }
-        out.push(zigzag as u8);
     }
 }
 

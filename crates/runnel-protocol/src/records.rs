@@ -28,6 +28,7 @@ mod tests;
 
 pub use error::{BatchDefect, RecordDefect, RecordError, RecordsError, MAX_REPORTED_RECORD_ERRORS};
 pub use reader::{for_each_record, RecordReader};
+pub use varint::put_varint;
 pub use record::{Header, Headers, Record};
 pub use timestamps::{find_offset_for_timestamp, find_offset_for_timestamp_from, max_timestamp_record};
 pub use validate::{

@@ -17,7 +17,7 @@ use std::io;
 
 use runnel_protocol::batch::{BatchHeader, Compression, BATCH_HEADER_BYTES, BATCH_LENGTH_PREFIX_BYTES, MAGIC_V2};
 use runnel_protocol::kafka_protocol::compression::{Compressor, Gzip, Lz4, Snappy, Zstd};
-use runnel_protocol::records::{Record, NO_TIMESTAMP};
+use runnel_protocol::records::{put_varint, Record, NO_TIMESTAMP};
 
 /// Kafka's `DefaultRecordBatch.DELETE_HORIZON_FLAG_MASK`: the base timestamp holds the time
 /// after which the batch's tombstones may be removed.
@@ -71,15 +71,6 @@ impl RetainedRecord {
 
 /// Longest zigzag varlong.
 const MAX_VARINT_BYTES: usize = 10;
-
-fn put_varint(out: &mut Vec<u8>, value: i64) {
-    let mut zigzag = ((value << 1) ^ (value >> 63)) as u64;
-    while zigzag >= 0x80 {
-        out.push((zigzag as u8) | 0x80);
-        zigzag >>= 7;
-    }
-    out.push(zigzag as u8);
-}
 
 fn put_nullable(out: &mut Vec<u8>, bytes: Option<&[u8]>) {
     match bytes {

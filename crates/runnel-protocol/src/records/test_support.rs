@@ -37,14 +37,7 @@ impl Spec {
     }
 }
 
-pub(crate) fn put_varint(out: &mut Vec<u8>, value: i64) {
-    let mut zigzag = ((value << 1) ^ (value >> 63)) as u64;
-    while zigzag >= 0x80 {
-        out.push((zigzag as u8) | 0x80);
-        zigzag >>= 7;
-    }
-    out.push(zigzag as u8);
-}
+pub(crate) use super::varint::put_varint;
 
 fn put_nullable(out: &mut Vec<u8>, bytes: &Option<Vec<u8>>) {
     match bytes {

@@ -171,3 +171,13 @@ mod tests {
         assert!(matches!(read_stream_varint(&mut &[][..]), Err(StreamVarintError::End)));
     }
 }
+
+/// Appends `value` as a zigzag varlong, the encoding of every length and delta in a record.
+pub fn put_varint(out: &mut Vec<u8>, value: i64) {
+    let mut zigzag = ((value << 1) ^ (value >> 63)) as u64;
+    while zigzag >= 0x80 {
+        out.push((zigzag as u8) | 0x80);
+        zigzag >>= 7;
+    }
+    out.push(zigzag as u8);
+}
