@@ -155,60 +155,62 @@ async fn accept_loop(ctx: Arc<BrokerContext>, listener: TcpListener, shutdown: C
 
 /// Rolls and flushes by time every tick, applies retention every
 /// log.retention.check.interval.ms, and compacts compacted topics every
-/// log.cleaner.backoff.ms.
+/// log.cleaner.backoff.ms. Each pass runs on the blocking pool: it does file IO and may
+/// take long (a compaction round rewrites segments), and must not stall request handling.
 async fn log_maintenance(ctx: Arc<BrokerContext>, shutdown: CancellationToken) {
-    let retention_every = Duration::from_millis(ctx.config.log_retention_check_interval_ms.max(1) as u64);
-    let mut tick = tokio::time::interval(Duration::from_millis(LOG_TICK_INTERVAL_MS));
-    let mut retention = tokio::time::interval(retention_every);
-    let mut cleaner = tokio::time::interval(Duration::from_millis(LOG_CLEANER_BACKOFF_MS));
-    cleaner.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let every = |ms: u64| {
+        let mut interval = tokio::time::interval(Duration::from_millis(ms.max(1)));
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        interval
+    };
+    let mut tick = every(LOG_TICK_INTERVAL_MS);
+    let mut retention = every(ctx.config.log_retention_check_interval_ms.max(1) as u64);
+    let mut cleaner = every(LOG_CLEANER_BACKOFF_MS);
     loop {
-        tokio::select! {
-            _ = tick.tick() => {
-                let now = now_ms();
-                for partition in ctx.topics.all_partitions() {
-                    if let Err(error) = partition.with_log_mut(|log| log.tick(now)) {
-                        tracing::error!(topic = %partition.topic, partition = partition.index, %error, "log maintenance failed");
-                    }
-                }
-            }
-            _ = retention.tick() => {
-                let now = now_ms();
-                for partition in ctx.topics.all_partitions() {
-                    match partition.with_log_mut(|log| log.apply_retention(now)) {
-                        Ok(outcome) if outcome.segments_deleted > 0 => tracing::info!(
-                            topic = %partition.topic,
-                            partition = partition.index,
-                            segments = outcome.segments_deleted,
-                            bytes = outcome.bytes_deleted,
-                            "retention deleted segments"
-                        ),
-                        Ok(_) => {}
-                        Err(error) => tracing::error!(topic = %partition.topic, partition = partition.index, %error, "retention failed"),
-                    }
-                }
-            }
-            _ = cleaner.tick() => {
-                let now = now_ms();
-                for topic in ctx.topics.all().into_iter().filter(|topic| topic.settings.cleanup_policy.compact) {
-                    for partition in &topic.partitions {
-                        match partition.with_log_mut(|log| log.compact(now)) {
-                            Ok(outcome) if outcome.cleaned => tracing::debug!(
-                                topic = %topic.name,
-                                partition = partition.index,
-                                bytes_before = outcome.bytes_before,
-                                bytes_after = outcome.bytes_after,
-                                "compacted"
-                            ),
-                            Ok(_) => {}
-                            Err(error) => tracing::error!(topic = %topic.name, partition = partition.index, %error, "compaction failed"),
-                        }
-                    }
-                }
-            }
+        let chore = tokio::select! {
+            _ = tick.tick() => Chore::Tick,
+            _ = retention.tick() => Chore::Retention,
+            _ = cleaner.tick() => Chore::Compaction,
             _ = shutdown.cancelled() => return,
+        };
+        let ctx = ctx.clone();
+        if let Err(error) = tokio::task::spawn_blocking(move || run_chore(&ctx, chore, now_ms())).await {
+            tracing::error!(?chore, %error, "log maintenance task failed");
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chore {
+    Tick,
+    Retention,
+    Compaction,
+}
+
+/// Runs one maintenance pass over every partition it applies to, logging what changed.
+fn run_chore(ctx: &BrokerContext, chore: Chore, now: i64) {
+    for topic in ctx.topics.all() {
+        if chore == Chore::Compaction && !topic.settings.cleanup_policy.compact {
+            continue;
+        }
+        for partition in &topic.partitions {
+            let outcome = partition.with_log_mut(|log| match chore {
+                Chore::Tick => log.tick(now).map(|()| None),
+                Chore::Retention => log.apply_retention(now).map(|done| {
+                    (done.segments_deleted > 0)
+                        .then(|| format!("retention deleted {} segments, {} bytes", done.segments_deleted, done.bytes_deleted))
+                }),
+                Chore::Compaction => log.compact(now).map(|done| {
+                    done.cleaned.then(|| format!("compacted {} bytes to {}", done.bytes_before, done.bytes_after))
+                }),
+            });
+            match outcome {
+                Ok(Some(summary)) => tracing::info!(topic = %topic.name, partition = partition.index, "{summary}"),
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::error!(topic = %topic.name, partition = partition.index, ?chore, %error, "log maintenance failed")
+                }
+            }
         }
     }
 }

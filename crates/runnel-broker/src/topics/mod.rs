@@ -175,11 +175,6 @@ impl TopicRegistry {
         self.get(topic).and_then(|topic| topic.partition(index).cloned())
     }
 
-    /// Every partition of every topic, for background work such as retention.
-    pub fn all_partitions(&self) -> Vec<Arc<Partition>> {
-        self.topics.read().values().flat_map(|topic| topic.partitions.iter().cloned()).collect()
-    }
-
     /// Checks a creation as Kafka does; with `validate_only` nothing is created.
     pub fn create(&self, new: NewTopic, validate_only: bool, now_ms: i64) -> Result<Arc<Topic>, TopicError> {
         validate_topic_name(&new.name).map_err(TopicError::InvalidName)?;
