@@ -72,3 +72,28 @@ def test_sigterm_exits_zero_and_marks_logs_clean(tmp_path):
         assert "shutdown complete" in broker.output_tail(50)
     finally:
         broker.close()
+
+
+def test_max_connections_holds_extra_clients_until_a_slot_frees(tmp_path):
+    broker = RunnelBroker({"max.connections": "2"}, workdir=tmp_path)
+    try:
+        broker.start()
+        first, second = wire.connect(broker.bootstrap), wire.connect(broker.bootstrap)
+        assert wire.api_versions(first).error_code == 0
+        assert wire.api_versions(second).error_code == 0
+        third = wire.connect(broker.bootstrap)
+        third.settimeout(1.0)
+        _, frame = wire.request_frame(wire.API_API_VERSIONS, 0, b"", correlation_id=7)
+        wire.send_all(third, frame)
+        try:
+            third.recv(4)
+            raise AssertionError("a third connection was served beyond max.connections=2")
+        except TimeoutError:
+            pass
+        first.close()
+        third.settimeout(10.0)
+        assert wire.recv_response(third, 7) is not None
+        second.close()
+        third.close()
+    finally:
+        broker.close()

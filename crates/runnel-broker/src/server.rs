@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -108,8 +109,10 @@ impl Broker {
     /// Serves until `shutdown` is cancelled, then drains and closes the logs.
     pub async fn run(self, shutdown: CancellationToken) {
         let mut background = JoinSet::new();
+        let max_connections = usize::try_from(self.ctx.config.max_connections).unwrap_or(0).min(Semaphore::MAX_PERMITS);
+        let slots = Arc::new(Semaphore::new(max_connections));
         for listener in self.listeners {
-            background.spawn(accept_loop(self.ctx.clone(), listener, shutdown.clone()));
+            background.spawn(accept_loop(self.ctx.clone(), listener, slots.clone(), shutdown.clone()));
         }
         background.spawn(log_maintenance(self.ctx.clone(), shutdown.clone()));
         let ctx = self.ctx.clone();
@@ -130,14 +133,30 @@ impl Broker {
     }
 }
 
-/// Accepts connections until shutdown, then waits for its connections to finish.
-async fn accept_loop(ctx: Arc<BrokerContext>, listener: TcpListener, shutdown: CancellationToken) {
+/// Accepts connections until shutdown, then waits for its connections to finish. At
+/// max.connections open connections it stops accepting until one closes, as Kafka's
+/// acceptor does; waiting clients sit in the kernel's backlog.
+async fn accept_loop(
+    ctx: Arc<BrokerContext>,
+    listener: TcpListener,
+    slots: Arc<Semaphore>,
+    shutdown: CancellationToken,
+) {
     let mut connections = JoinSet::new();
     loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("the connection semaphore is never closed"),
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+            _ = shutdown.cancelled() => break,
+        };
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    connections.spawn(connection::serve(ctx.clone(), stream, peer, shutdown.clone()));
+                    let serve = connection::serve(ctx.clone(), stream, peer, shutdown.clone());
+                    connections.spawn(async move {
+                        serve.await;
+                        drop(slot);
+                    });
                 }
                 Err(error) => {
                     // Typically EMFILE: back off instead of spinning.
