@@ -4,9 +4,10 @@ Owns the hand-encoded requests and response readers those tests need beyond harn
 flexible (KIP-482) encodings, a RecordBatch v2 builder with per-record timestamps,
 producer fields and compression, a batch reader for Fetch results, and the requests
 InitProducerId, Produce (any acks, v3-v11), Fetch v4-v12, ListOffsets v1-v7,
-OffsetForLeaderEpoch v2-v4 and Metadata v4-v8. Everything follows the Kafka protocol
-spec, so a client library's quirks cannot hide a broker bug. Framing, the non-flexible
-primitives and CRC32C come from harness.wire.
+OffsetForLeaderEpoch v2-v4 and Metadata v4-v8, plus the bounded readiness waits a test
+needs before using a new topic (every partition led) or Kafka's producer ids (its first id
+block). Everything follows the Kafka protocol spec, so a client library's quirks cannot
+hide a broker bug. Framing, the non-flexible primitives and CRC32C come from harness.wire.
 """
 
 from __future__ import annotations
