@@ -100,9 +100,13 @@ pub fn describe_topic_configs(broker: &BrokerConfig, overrides: &BTreeMap<String
 /// This broker's configs: every typed key plus every other key the user set (the latter with an
 /// unknown type and therefore, as Kafka treats them, sensitive). Runnel has no dynamic broker
 /// configs, so every entry is read-only.
+/// Keys Kafka defines as internal: accepted in server.properties, never described.
+const INTERNAL_BROKER_KEYS: &[&str] = &["producer.id.expiration.check.interval.ms"];
+
 pub fn describe_broker_configs(broker: &BrokerConfig) -> Vec<ConfigEntry> {
     let mut entries: Vec<ConfigEntry> = BROKER_KEYS
         .iter()
+        .filter(|key| !INTERNAL_BROKER_KEYS.contains(&key.name))
         .map(|key| {
             let sensitive = key.ty.is_sensitive();
             let value = match key.name {

@@ -9,6 +9,8 @@ use uuid::Uuid;
 
 use crate::context::BrokerContext;
 
+const UNKNOWN_TOPIC_MESSAGE: &str = "This server does not host this topic-partition.";
+
 pub fn handle(ctx: &BrokerContext, request: DeleteTopicsRequest, version: i16) -> DeleteTopicsResponse {
     let wanted: Vec<(Option<TopicName>, Uuid)> = if version >= 6 {
         request.topics.into_iter().map(|t| (t.name, t.topic_id)).collect()
@@ -25,7 +27,9 @@ pub fn handle(ctx: &BrokerContext, request: DeleteTopicsRequest, version: i16) -
             };
             let Some(topic) = topic else {
                 let error = if name.is_some() { ResponseError::UnknownTopicOrPartition } else { ResponseError::UnknownTopicId };
-                return result.with_error_code(error.code());
+                // Kafka words it as the error's own description.
+                let message = (version >= 5).then(|| StrBytes::from_static_str(UNKNOWN_TOPIC_MESSAGE));
+                return result.with_error_code(error.code()).with_error_message(message);
             };
             if !ctx.config.delete_topic_enable {
                 return result.with_error_code(ResponseError::TopicDeletionDisabled.code());

@@ -98,14 +98,16 @@ fn read_all(wanted: &[Wanted], max_bytes: usize, version: i16) -> Vec<PartitionD
     wanted
         .iter()
         .map(|w| {
-            let data = PartitionData::default().with_partition_index(w.index).with_preferred_read_replica(BrokerId(-1));
+            // Kafka reports -1 for every offset of a partition it answers with an error.
+            let data = PartitionData::default()
+                .with_partition_index(w.index)
+                .with_preferred_read_replica(BrokerId(-1))
+                .with_high_watermark(-1)
+                .with_last_stable_offset(-1)
+                .with_log_start_offset(-1);
             let Some(partition) = &w.partition else {
                 return with_error(data, ResponseError::UnknownTopicOrPartition);
             };
-            let data = data
-                .with_high_watermark(partition.high_watermark())
-                .with_last_stable_offset(partition.high_watermark())
-                .with_log_start_offset(if version >= 5 { partition.log_start_offset() } else { -1 });
             if let Err(error) = check_leader_epoch(w.current_leader_epoch) {
                 return with_error(data, error);
             }
@@ -118,7 +120,12 @@ fn read_all(wanted: &[Wanted], max_bytes: usize, version: i16) -> Vec<PartitionD
                         first_data_sent = true;
                         bytes_remaining = bytes_remaining.saturating_sub(read.bytes.len());
                     }
-                    data.with_records(Some(Bytes::from(read.bytes)))
+                    // Read after the records, so the watermark is never below what was read.
+                    let high_watermark = partition.high_watermark();
+                    data.with_high_watermark(high_watermark)
+                        .with_last_stable_offset(high_watermark)
+                        .with_log_start_offset(if version >= 5 { partition.log_start_offset() } else { -1 })
+                        .with_records(Some(Bytes::from(read.bytes)))
                 }
                 Err(LogError::OffsetOutOfRange { .. }) => with_error(data, ResponseError::OffsetOutOfRange),
                 Err(error) => {
@@ -134,6 +141,8 @@ fn with_error(data: PartitionData, error: ResponseError) -> PartitionData {
     data.with_error_code(error.code()).with_records(Some(Bytes::new()))
 }
 
+/// Lays the results out by topic, as requested. read_committed answers carry an (empty)
+/// aborted-transactions list; read_uncommitted ones a null one, as in Kafka.
 fn respond(request: &FetchRequest, results: Vec<PartitionData>, read_committed: bool) -> FetchResponse {
     let mut results = results.into_iter();
     let responses = request
@@ -144,7 +153,10 @@ fn respond(request: &FetchRequest, results: Vec<PartitionData>, read_committed: 
                 .partitions
                 .iter()
                 .filter_map(|_| results.next())
-                .map(|data| if read_committed { data.with_aborted_transactions(Some(Vec::new())) } else { data })
+                .map(|data| {
+                    let aborted = read_committed.then(Vec::new);
+                    data.with_aborted_transactions(aborted)
+                })
                 .collect();
             FetchableTopicResponse::default()
                 .with_topic(topic.topic.clone())

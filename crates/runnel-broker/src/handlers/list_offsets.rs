@@ -14,6 +14,10 @@ use crate::topics::{check_leader_epoch, Partition, LEADER_EPOCH};
 const LATEST_TIMESTAMP: i64 = -1;
 const EARLIEST_TIMESTAMP: i64 = -2;
 const MAX_TIMESTAMP: i64 = -3;
+/// Needs ListOffsets v8, which Runnel does not serve.
+const EARLIEST_LOCAL_TIMESTAMP: i64 = -4;
+/// Needs ListOffsets v9, which Runnel does not serve.
+const LATEST_TIERED_TIMESTAMP: i64 = -5;
 
 pub fn handle(ctx: &BrokerContext, request: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
     let mut seen = HashSet::new();
@@ -66,6 +70,8 @@ fn lookup(partition: &Partition, timestamp: i64, version: i16) -> Result<Option<
             let batch = log.batch_with_max_timestamp().map_err(|_| ResponseError::KafkaStorageError)?;
             Ok(batch.map(|batch| max_timestamp_record(&batch)).transpose()?.flatten())
         }),
+        // Kafka refuses a special timestamp the request's version does not know.
+        MAX_TIMESTAMP | EARLIEST_LOCAL_TIMESTAMP | LATEST_TIERED_TIMESTAMP => Err(ResponseError::UnsupportedVersion),
         target if target >= 0 => partition.with_log(|log| {
             let batch = log.batch_for_timestamp(target).map_err(|_| ResponseError::KafkaStorageError)?;
             Ok(batch.map(|batch| offset_for_timestamp(&batch, target)).transpose()?.flatten())

@@ -6,7 +6,9 @@
 //! answers retried duplicates with their original offsets. acks=0 gets no response.
 
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::StrBytes;
 use runnel_log::{AppendOutcome, LogError};
@@ -56,15 +58,16 @@ struct Appended {
 struct Rejection {
     code: i16,
     message: Option<String>,
+    record_errors: Vec<(i32, String)>,
 }
 
 impl Rejection {
     fn code(error: ResponseError) -> Self {
-        Self { code: error.code(), message: None }
+        Self { code: error.code(), message: None, record_errors: Vec::new() }
     }
 
     fn with_message(error: ResponseError, message: String) -> Self {
-        Self { code: error.code(), message: Some(message) }
+        Self { code: error.code(), message: Some(message), record_errors: Vec::new() }
     }
 }
 
@@ -118,9 +121,9 @@ fn produce_partition(
             "Runnel does not support transactions yet".into(),
         ));
     }
-    validate_records_for_topic(topic, records, &header, now).map_err(|RecordsRejection { code, message }| {
-        Rejection { code, message: Some(message) }
-    })?;
+    validate_records_for_topic(topic, index, records, &header, now).map_err(
+        |RecordsRejection { code, message, record_errors }| Rejection { code, message: Some(message), record_errors },
+    )?;
     let mut batch = records.to_vec();
     match partition.append(&mut batch, now) {
         Ok(AppendOutcome::Appended { base_offset, log_append_time_ms, .. }) => Ok(Appended {
@@ -156,11 +159,24 @@ fn partition_response(index: i32, outcome: Result<Appended, Rejection>, version:
             .with_base_offset(appended.base_offset)
             .with_log_append_time_ms(appended.log_append_time_ms)
             .with_log_start_offset(appended.log_start_offset),
-        Err(rejection) => response
-            .with_error_code(rejection.code)
-            .with_base_offset(-1)
-            .with_log_append_time_ms(-1)
-            .with_log_start_offset(-1)
-            .with_error_message(if version >= 8 { rejection.message.map(StrBytes::from_string) } else { None }),
+        Err(rejection) if version >= 8 => {
+            let record_errors = rejection
+                .record_errors
+                .into_iter()
+                .map(|(batch_index, message)| {
+                    BatchIndexAndErrorMessage::default()
+                        .with_batch_index(batch_index)
+                        .with_batch_index_error_message(Some(StrBytes::from_string(message)))
+                })
+                .collect();
+            rejected(response, rejection.code)
+                .with_error_message(rejection.message.map(StrBytes::from_string))
+                .with_record_errors(record_errors)
+        }
+        Err(rejection) => rejected(response, rejection.code),
     }
+}
+
+fn rejected(response: PartitionProduceResponse, code: i16) -> PartitionProduceResponse {
+    response.with_error_code(code).with_base_offset(-1).with_log_append_time_ms(-1).with_log_start_offset(-1)
 }

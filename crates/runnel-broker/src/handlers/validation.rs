@@ -15,15 +15,19 @@ use crate::topics::Topic;
 pub struct RecordsRejection {
     pub code: i16,
     pub message: String,
+    /// (batch index, message) of each refused record, for Produce v8+ `record_errors`.
+    pub record_errors: Vec<(i32, String)>,
 }
 
 pub fn validate_records_for_topic(
     topic: &Topic,
+    partition: i32,
     batch: &[u8],
     header: &BatchHeader,
     now_ms: i64,
 ) -> Result<(), RecordsRejection> {
     let settings = &topic.settings;
+    let topic_partition = format!("{}-{partition}", topic.name);
     let limits = DecodeLimits::for_message_max_bytes(settings.max_message_bytes.max(0) as usize);
     let rules = RecordRules {
         timestamp_type: match settings.message_timestamp_type {
@@ -33,11 +37,16 @@ pub fn validate_records_for_topic(
         timestamp_before_max_ms: settings.message_timestamp_before_max_ms,
         timestamp_after_max_ms: settings.message_timestamp_after_max_ms,
         compacted: settings.cleanup_policy.compact,
+        topic_partition: &topic_partition,
         ..RecordRules::new(now_ms)
     };
     validate_records(batch, header, &limits, &rules)
         .map(|_| ())
-        .map_err(|error| RecordsRejection { code: error.kafka_error_code(), message: error.to_string() })
+        .map_err(|error| RecordsRejection {
+            code: error.kafka_error_code(),
+            message: error.to_string(),
+            record_errors: error.record_errors().iter().map(|e| (e.batch_index, e.message.clone())).collect(),
+        })
 }
 
 /// The first record of a stored batch at or after `target_ms`, as (offset, timestamp).

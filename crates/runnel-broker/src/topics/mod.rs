@@ -219,11 +219,11 @@ impl TopicRegistry {
         let current = topic.partitions.len() as i32;
         if count < current {
             return Err(TopicError::InvalidPartitions(format!(
-                "Topic currently has {current} partitions, which is higher than the requested {count}."
+                "The topic {name} currently has {current} partition(s); {count} would not be an increase."
             )));
         }
         if count == current {
-            return Err(TopicError::InvalidPartitions(format!("Topic already has {current} partitions.")));
+            return Err(TopicError::InvalidPartitions(format!("Topic already has {current} partition(s).")));
         }
         if count > PARTITIONS_PER_TOPIC_MAX {
             return Err(TopicError::InvalidPartitions(format!(

@@ -1,24 +1,23 @@
-//! Topic name rules, worded as Kafka words them (clients show these messages verbatim).
+//! Topic name rules, worded as Kafka 4 words them (clients show these messages verbatim).
 
 /// Kafka's limit: a partition directory is `<topic>-<partition>` and must fit a file name.
 pub const TOPIC_NAME_LENGTH_MAX: usize = 249;
 
 /// Checks a topic name as Kafka's `Topic.validate` does.
 pub fn validate_topic_name(name: &str) -> Result<(), String> {
+    let invalid = |why: String| Err(format!("Topic name is invalid: {why}"));
     if name.is_empty() {
-        return Err("Topic name is illegal, it can't be empty".to_string());
+        return invalid("the empty string is not allowed".to_string());
     }
     if name == "." || name == ".." {
-        return Err("Topic name cannot be \".\" or \"..\"".to_string());
+        return invalid(format!("'{name}' is not allowed"));
     }
     if name.len() > TOPIC_NAME_LENGTH_MAX {
-        return Err(format!(
-            "Topic name is illegal, it can't be longer than {TOPIC_NAME_LENGTH_MAX} characters, topic name: {name}"
-        ));
+        return invalid(format!("the length of '{name}' is longer than the max allowed length {TOPIC_NAME_LENGTH_MAX}"));
     }
     if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-') {
-        return Err(format!(
-            "Topic name \"{name}\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"
+        return invalid(format!(
+            "'{name}' contains one or more characters other than ASCII alphanumerics, '.', '_' and '-'"
         ));
     }
     Ok(())

@@ -51,6 +51,8 @@ fn budget_exceeded() -> io::Error {
 pub(crate) fn classify(error: io::Error, codec: Compression, limits: &DecodeLimits) -> RecordsError {
     if error.get_ref().is_some_and(|inner| inner.is::<BudgetExceeded>()) {
         RecordsError::DecompressedTooLarge { limit_bytes: limits.max_decompressed_bytes }
+    } else if error.kind() == io::ErrorKind::UnexpectedEof {
+        RecordsError::TruncatedCompressedRecords { codec }
     } else {
         RecordsError::Decompression { codec, message: error.to_string() }
     }
@@ -177,9 +179,9 @@ impl<'a> SnappyReader<'a> {
             let (length, rest) = self
                 .input
                 .split_first_chunk::<XERIAL_BLOCK_LENGTH_BYTES>()
-                .ok_or_else(|| corrupt("snappy block length cut short"))?;
+                .ok_or_else(|| cut_short("snappy block length cut short"))?;
             let length = u32::from_be_bytes(*length) as usize;
-            let block = rest.get(..length).ok_or_else(|| corrupt("snappy block cut short"))?;
+            let block = rest.get(..length).ok_or_else(|| cut_short("snappy block cut short"))?;
             self.input = &rest[length..];
             block
         } else {
@@ -219,4 +221,9 @@ impl Read for SnappyReader<'_> {
 
 fn corrupt(message: &'static str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, message)
+}
+
+/// A stream that ends early: reported as truncation (INVALID_RECORD), not corruption.
+fn cut_short(message: &'static str) -> io::Error {
+    io::Error::new(io::ErrorKind::UnexpectedEof, message)
 }

@@ -135,8 +135,7 @@ impl fmt::Display for RecordDefect {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum RecordsError {
     /// Compression attribute bits 5-7. Kafka fails such a request with an unchecked
-    /// exception (UNKNOWN_SERVER_ERROR); Runnel answers INVALID_RECORD, as for any other
-    /// malformed batch.
+    /// exception, UNKNOWN_SERVER_ERROR, and so does Runnel.
     #[error("unknown compression codec id {0}")]
     UnknownCompression(i16),
     #[error("{0}")]
@@ -158,10 +157,14 @@ pub enum RecordsError {
     #[error("record {index} has {count} headers, above the limit of {limit}")]
     TooManyHeaders { index: i32, count: usize, limit: usize },
     /// The compressed payload does not decode. Kafka surfaces the codec's IOException as an
-    /// unchecked KafkaException (UNKNOWN_SERVER_ERROR); Runnel answers INVALID_RECORD, the
-    /// code Kafka gives the same garbage when it arrives uncompressed.
+    /// unchecked KafkaException, UNKNOWN_SERVER_ERROR, and so does Runnel (clients treat
+    /// both alike: the batch is not retried into the log).
     #[error("failed to decompress {codec:?} records: {message}")]
     Decompression { codec: Compression, message: String },
+    /// The compressed stream ends early. Kafka's record iterator turns the codec's
+    /// EOFException into INVALID_RECORD, as for uncompressed records that end early.
+    #[error("Incorrect declared batch size, premature EOF reached in {codec:?} records")]
+    TruncatedCompressedRecords { codec: Compression },
     /// One or more records broke a validation rule (Kafka's `RecordValidationException`).
     #[error("{}", rejected_message(.errors, *.total, *.timestamp))]
     Rejected {
@@ -185,13 +188,13 @@ impl RecordsError {
                 ResponseError::MessageTooLarge.code()
             }
             Self::Rejected { timestamp: true, .. } => ResponseError::InvalidTimestamp.code(),
-            Self::UnknownCompression(_)
-            | Self::InvalidBatch(_)
+            Self::UnknownCompression(_) | Self::Decompression { .. } => ResponseError::UnknownServerError.code(),
+            Self::InvalidBatch(_)
             | Self::InvalidRecord { .. }
             | Self::PrematureEnd { .. }
             | Self::TrailingBytes { .. }
             | Self::TooManyHeaders { .. }
-            | Self::Decompression { .. }
+            | Self::TruncatedCompressedRecords { .. }
             | Self::Rejected { .. } => ResponseError::InvalidRecord.code(),
         }
     }

@@ -51,7 +51,7 @@ fn validate(batch: &[u8], rules: &RecordRules) -> Result<RecordsSummary, Records
 }
 
 /// Rules whose clock sits at the test batches' timestamps.
-fn rules() -> RecordRules {
+fn rules() -> RecordRules<'static> {
     RecordRules::new(1_000)
 }
 
@@ -339,7 +339,7 @@ fn truncated_compressed_payloads_are_refused_in_every_codec() {
             assert!(
                 matches!(
                     error,
-                    RecordsError::Decompression { .. }
+                    RecordsError::TruncatedCompressedRecords { .. }
                         | RecordsError::PrematureEnd { .. }
                         | RecordsError::InvalidRecord { defect: RecordDefect::LengthBeyondBatch { .. }, .. }
                 ),
@@ -356,7 +356,7 @@ fn lz4_frame_without_its_end_mark_is_refused_even_after_the_last_record() {
     let payload = compress(Compression::Lz4, &raw);
     // The last four bytes are the end mark, or the content checksum that follows it.
     let batch = batch_with_payload(&BatchSpec::new(Compression::Lz4, 1), &payload[..payload.len() - 4]);
-    assert!(matches!(first_error(&batch), RecordsError::Decompression { codec: Compression::Lz4, .. }));
+    assert!(matches!(first_error(&batch), RecordsError::TruncatedCompressedRecords { codec: Compression::Lz4 }));
 }
 
 #[test]
@@ -367,7 +367,10 @@ fn garbage_payload_is_a_decompression_error_in_every_codec() {
             b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01not a codec stream",
         );
         let error = first_error(&batch);
-        assert!(matches!(error, RecordsError::Decompression { .. }), "{codec:?}: {error:?}");
+        // For snappy the bytes are a valid xerial header whose first block claims more
+        // bytes than follow: a stream cut short rather than garbage.
+        let truncated_snappy = codec == Compression::Snappy && matches!(error, RecordsError::TruncatedCompressedRecords { .. });
+        assert!(matches!(error, RecordsError::Decompression { .. }) || truncated_snappy, "{codec:?}: {error:?}");
     }
 }
 

@@ -38,7 +38,7 @@ pub enum AppendOrigin {
 
 /// The topic configuration and clock a batch is validated against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RecordRules {
+pub struct RecordRules<'a> {
     /// The broker's clock, in milliseconds since the epoch.
     pub now_ms: i64,
     /// The topic's `message.timestamp.type`.
@@ -50,9 +50,11 @@ pub struct RecordRules {
     /// Whether `cleanup.policy` includes `compact`, which requires a key on every record.
     pub compacted: bool,
     pub origin: AppendOrigin,
+    /// `topic-partition`, named in Kafka's per-record messages; empty leaves it out.
+    pub topic_partition: &'a str,
 }
 
-impl RecordRules {
+impl RecordRules<'static> {
     /// Kafka 4's topic defaults for a client append at `now_ms`.
     pub fn new(now_ms: i64) -> Self {
         Self {
@@ -62,6 +64,7 @@ impl RecordRules {
             timestamp_after_max_ms: DEFAULT_TIMESTAMP_AFTER_MAX_MS,
             compacted: false,
             origin: AppendOrigin::Client,
+            topic_partition: "",
         }
     }
 }
@@ -97,7 +100,7 @@ pub fn validate_records(
     batch: &[u8],
     header: &BatchHeader,
     limits: &DecodeLimits,
-    rules: &RecordRules,
+    rules: &RecordRules<'_>,
 ) -> Result<RecordsSummary, RecordsError> {
     if rules.origin == AppendOrigin::Client {
         check_client_batch(header)?;
@@ -156,7 +159,7 @@ fn check_client_batch(header: &BatchHeader) -> Result<(), RecordsError> {
 
 /// The first rule `record` breaks, in Kafka's order (key, then timestamp), then Runnel's
 /// own offset-delta rule.
-fn check_record(record: &Record<'_>, header: &BatchHeader, rules: &RecordRules) -> ControlFlow<RecordError> {
+fn check_record(record: &Record<'_>, header: &BatchHeader, rules: &RecordRules<'_>) -> ControlFlow<RecordError> {
     let invalid_record = |message: String| RecordError {
         batch_index: record.index,
         message,
@@ -169,7 +172,11 @@ fn check_record(record: &Record<'_>, header: &BatchHeader, rules: &RecordRules) 
     };
 
     if rules.compacted && record.key.is_none() {
-        return ControlFlow::Break(invalid_record("Compacted topic cannot accept message without key".to_owned()));
+        let message = match rules.topic_partition {
+            "" => "Compacted topic cannot accept message without key".to_owned(),
+            topic_partition => format!("Compacted topic cannot accept message without key in topic partition {topic_partition}"),
+        };
+        return ControlFlow::Break(invalid_record(message));
     }
 
     let timestamp = record.timestamp(header);
