@@ -23,7 +23,8 @@ pub fn handle(ctx: &BrokerContext, request: CreateTopicsRequest, version: i16) -
         .topics
         .into_iter()
         .map(|topic| {
-            let result = CreatableTopicResult::default().with_name(topic.name.clone());
+            // The codec defaults the message to "", Kafka sends null on success.
+            let result = CreatableTopicResult::default().with_name(topic.name.clone()).with_error_message(None);
             if counts[topic.name.as_str()] > 1 {
                 return result.with_error_code(ResponseError::InvalidRequest.code()).with_error_message(Some(
                     StrBytes::from_string(format!(

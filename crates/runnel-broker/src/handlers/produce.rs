@@ -138,18 +138,18 @@ fn produce_partition(
     }
 }
 
+/// Producer-state refusals carry no message, as in Kafka; storage failures are logged.
 fn log_rejection(topic: &str, index: i32, error: LogError) -> Rejection {
-    let code = match &error {
-        LogError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,
-        LogError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,
-        LogError::InvalidBatch(_) => ResponseError::CorruptMessage,
-        LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
+    match &error {
+        LogError::OutOfOrderSequence { .. } => Rejection::code(ResponseError::OutOfOrderSequenceNumber),
+        LogError::InvalidProducerEpoch { .. } => Rejection::code(ResponseError::InvalidProducerEpoch),
+        LogError::InvalidBatch(_) => Rejection::with_message(ResponseError::CorruptMessage, error.to_string()),
+        LogError::OffsetOutOfRange { .. } => Rejection::code(ResponseError::OffsetOutOfRange),
         LogError::Io(_) | LogError::Corrupt(..) => {
             tracing::error!(topic, partition = index, %error, "append failed in storage");
-            ResponseError::KafkaStorageError
+            Rejection::code(ResponseError::KafkaStorageError)
         }
-    };
-    Rejection::with_message(code, error.to_string())
+    }
 }
 
 fn partition_response(index: i32, outcome: Result<Appended, Rejection>, version: i16) -> PartitionProduceResponse {
