@@ -11,12 +11,11 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-import time
 
 import aiokafka
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
-from group_common import STOP_POLL_S, Control, assigned_partitions, batch_offsets, parser, text
+from group_common import STOP_POLL_S, Control, assigned_partitions, batch_offsets, parser, setup_logging, text
 
 CLOSE_WAIT_S = 30.0
 
@@ -114,13 +113,12 @@ async def run_all(ctl: Control) -> None:
 
 def main() -> None:
     args = parser(__doc__).parse_args()
+    setup_logging()
     ctl = Control(args, "aiokafka", aiokafka.__version__)
-    start = time.monotonic()
     try:
         asyncio.run(run_all(ctl))
     except BaseException as e:  # noqa: BLE001 - the result line must say what went wrong
         ctl.fail(None, e)
-    ctl.started = start
     sys.exit(ctl.finish())
 
 

@@ -19,12 +19,16 @@ Stopping: SIGTERM (or --stop-after-records, or --reset-to-earliest finishing) ma
 member leave its poll loop and close() its consumer, which leaves the group the way the
 client normally does; the tutorial's advice applies: the signal handler only sets a flag.
 --max-runtime-s bounds the whole run (then the result carries an error).
+GROUP_CLIENT_DEBUG=1 in the environment turns on the client library's debug logging
+(to stderr, which the tests keep in a file per process).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import signal
 import sys
 import threading
@@ -62,6 +66,17 @@ def parser(description: str) -> argparse.ArgumentParser:
     p.add_argument("--process-delay-ms", type=float, default=0.0, help="simulated work per record")
     p.add_argument("--max-runtime-s", type=float, default=DEFAULT_MAX_RUNTIME_S)
     return p
+
+
+def debug_enabled() -> bool:
+    return os.environ.get("GROUP_CLIENT_DEBUG", "") not in ("", "0")
+
+
+def setup_logging() -> None:
+    """Python client libraries log through `logging`: debug output on request."""
+    if debug_enabled():
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
+                            format="%(asctime)s %(threadName)s %(name)s %(message)s")
 
 
 def assigned_partitions(args) -> list[int]:

@@ -1,0 +1,102 @@
+"""Kafka's own command-line tools (the Java classes behind kafka-consumer-groups.sh and
+friends) run from the reference jars, with bounded waits.
+
+- run_tool(main_class, args) -> ToolResult: one JVM, stdout and stderr kept apart.
+- consumer_groups(bootstrap, *args): org.apache.kafka.tools.consumer.group.ConsumerGroupCommand.
+- run_all(calls, workers): several independent invocations at once (JVM start-up costs a
+  second or two each; on two cores a few in parallel roughly halve the wall time).
+
+The JVM is tuned for short runs (C1 only, serial GC, small heap); log4j gets a config that
+sends only WARN and above to stderr, so stdout is exactly what the tool prints.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from .paths import JAVA_BIN, KAFKA_LIBS
+from .process import _die_with_parent
+
+CONSUMER_GROUP_COMMAND = "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand"
+DEFAULT_TOOL_TIMEOUT_S = 60.0
+DEFAULT_WORKERS = 4
+SHORT_RUN_JVM_OPTS = ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xms64m", "-Xmx512m",
+                      "-Djava.awt.headless=true"]
+
+LOG4J2_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<Configuration status="warn">
+  <Appenders>
+    <Console name="stderr" target="SYSTEM_ERR">
+      <PatternLayout pattern="%p %m (%c)%n"/>
+    </Console>
+  </Appenders>
+  <Loggers>
+    <Root level="WARN"><AppenderRef ref="stderr"/></Root>
+  </Loggers>
+</Configuration>
+"""
+
+_log4j_path: Path | None = None
+
+
+@dataclass
+class ToolResult:
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    elapsed_s: float
+
+    def describe(self) -> str:
+        return (f"$ {' '.join(self.args)}\nexit {self.returncode} after {self.elapsed_s:.1f}s\n"
+                f"--- stdout ---\n{self.stdout}--- stderr ---\n{self.stderr}")
+
+
+def _log4j_config() -> Path:
+    global _log4j_path
+    if _log4j_path is None or not _log4j_path.exists():
+        f = tempfile.NamedTemporaryFile("w", prefix="runnel-tools-log4j2-", suffix=".xml", delete=False)
+        with f:
+            f.write(LOG4J2_XML)
+        _log4j_path = Path(f.name)
+    return _log4j_path
+
+
+def tool_command(main_class: str, args: list[str]) -> list[str]:
+    return [JAVA_BIN, *SHORT_RUN_JVM_OPTS, f"-Dlog4j2.configurationFile={_log4j_config()}",
+            "-cp", str(KAFKA_LIBS / "*"), main_class, *[str(a) for a in args]]
+
+
+def run_tool(main_class: str, args: list[str], *, timeout_s: float = DEFAULT_TOOL_TIMEOUT_S) -> ToolResult:
+    """Run one tool to completion (bounded) and return what it printed."""
+    if not any(KAFKA_LIBS.glob("kafka-tools-*.jar")):
+        raise FileNotFoundError(f"no kafka-tools jar in {KAFKA_LIBS} (run scripts/setup)")
+    cmd = tool_command(main_class, args)
+    start = time.monotonic()
+    try:
+        res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                             timeout=timeout_s, preexec_fn=_die_with_parent)
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
+        err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
+        raise AssertionError(f"{main_class} {' '.join(map(str, args))} timed out after {timeout_s:.0f}s\n"
+                             f"--- stdout ---\n{out}--- stderr ---\n{err}") from None
+    return ToolResult([main_class.rsplit(".", 1)[-1], *map(str, args)], res.returncode, res.stdout,
+                      res.stderr, time.monotonic() - start)
+
+
+def consumer_groups(bootstrap: str, *args: str, timeout_s: float = DEFAULT_TOOL_TIMEOUT_S) -> ToolResult:
+    """kafka-consumer-groups.sh --bootstrap-server BOOTSTRAP ARGS..."""
+    return run_tool(CONSUMER_GROUP_COMMAND, ["--bootstrap-server", bootstrap, *args], timeout_s=timeout_s)
+
+
+def run_all(calls: list, *, workers: int = DEFAULT_WORKERS) -> list[ToolResult]:
+    """Run zero-argument callables (e.g. lambdas around consumer_groups) concurrently;
+    results in the order given. Only for invocations that do not depend on each other."""
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return list(pool.map(lambda call: call(), calls))
