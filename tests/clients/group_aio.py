@@ -15,7 +15,8 @@ import sys
 import aiokafka
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
-from group_common import STOP_POLL_S, Control, assigned_partitions, batch_offsets, parser, setup_logging, text
+from group_common import (STOP_POLL_S, Control, assigned_partitions, batch_offsets, parser, setup_logging, text,
+                          watch_client_logs)
 
 CLOSE_WAIT_S = 30.0
 
@@ -115,6 +116,7 @@ def main() -> None:
     args = parser(__doc__).parse_args()
     setup_logging()
     ctl = Control(args, "aiokafka", aiokafka.__version__)
+    watch_client_logs(ctl, "aiokafka")
     try:
         asyncio.run(run_all(ctl))
     except BaseException as e:  # noqa: BLE001 - the result line must say what went wrong

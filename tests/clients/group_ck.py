@@ -17,7 +17,7 @@ import time
 import confluent_kafka
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
-from group_common import Control, assigned_partitions, debug_enabled, parser, run_threads, text
+from group_common import Control, assigned_partitions, debug_enabled, parser, run_threads, text, watch_client_logs
 
 
 def consumer_config(ctl: Control, m: int) -> dict:
@@ -35,6 +35,8 @@ def consumer_config(ctl: Control, m: int) -> dict:
         "fetch.wait.max.ms": args.fetch_max_wait_ms,
         "enable.partition.eof": True,
         "error_cb": lambda err: ctl.emit("client_error", m, error=str(err)),
+        # librdkafka's own log lines (info and up) reach EventLogHandler.
+        "logger": ctl.rdkafka_logger,
         **({"debug": "cgrp,protocol"} if debug_enabled() else {}),
     }
 
@@ -120,6 +122,7 @@ def member(ctl: Control, m: int) -> None:
 def main() -> None:
     args = parser(__doc__).parse_args()
     ctl = Control(args, "confluent-kafka", confluent_kafka.__version__)
+    ctl.rdkafka_logger = watch_client_logs(ctl, "rdkafka")
     run_threads(ctl, member)
 
 

@@ -11,6 +11,8 @@ events of several processes on one host can be ordered):
   {"ev": "records", "m", "records": [[partition, offset, key, value], ...]}  one poll's batch
   {"ev": "commit", "m", "offsets": {"p": offset}, "ok": bool, "error": str | None}
   {"ev": "client_error", "m", "error": str}   an error the client reported and survived
+  {"ev": "client_log", "level", "logger", "message"}   a client library warning or error, or a
+      log line about an unknown member, an illegal generation or a rebalance
   {"ev": "closed", "m"}
 The last line is {"ev": "result", "client", "client_version", "error", "elapsed_s"}, so
 harness.run_client can read it as the script's JSON result.
@@ -77,6 +79,34 @@ def setup_logging() -> None:
     if debug_enabled():
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
                             format="%(asctime)s %(threadName)s %(name)s %(message)s")
+
+
+class EventLogHandler(logging.Handler):
+    """Client library log records worth a test's attention, as "client_log" events: every
+    warning or error, and the coordinator errors a rebalance storm is judged by."""
+
+    WATCHED = ("unknown member", "member_id was not recognized", "unknown_member_id",
+               "illegal generation", "illegal_generation", "rebalance")
+
+    def __init__(self, ctl: "Control"):
+        super().__init__(logging.INFO)
+        self.ctl = ctl
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            msg = record.getMessage()
+        except Exception:  # noqa: BLE001 - a bad log call must not kill a member
+            msg = str(record.msg)
+        if record.levelno >= logging.WARNING or any(w in msg.lower() for w in self.WATCHED):
+            self.ctl.emit("client_log", None, level=record.levelname, logger=record.name, message=msg[:500])
+
+
+def watch_client_logs(ctl: "Control", logger_name: str) -> logging.Logger:
+    """Route a client library's logger through EventLogHandler (besides debug output)."""
+    logger = logging.getLogger(logger_name)
+    logger.setLevel(logging.DEBUG if debug_enabled() else logging.INFO)
+    logger.addHandler(EventLogHandler(ctl))
+    return logger
 
 
 def assigned_partitions(args) -> list[int]:

@@ -14,7 +14,8 @@ import kafka
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
-from group_common import Control, assigned_partitions, batch_offsets, parser, run_threads, setup_logging, text
+from group_common import (Control, assigned_partitions, batch_offsets, parser, run_threads, setup_logging, text,
+                          watch_client_logs)
 
 
 # kafka-python 3.0.x can lose its own rebalance: when the first JoinGroup completes before
@@ -116,6 +117,7 @@ def main() -> None:
     args = parser(__doc__).parse_args()
     setup_logging()
     ctl = Control(args, "kafka-python", kafka.__version__)
+    watch_client_logs(ctl, "kafka")
     run_threads(ctl, member)
 
 
