@@ -51,7 +51,9 @@ pub const SUPPORTED_APIS: &[ApiSupport] = &[
     // serves from v2, as do we.
     row(ApiKey::OffsetCommit, 0, 2, 9),
     row(ApiKey::OffsetFetch, 1, 1, 9),
-    row(ApiKey::DescribeGroups, 0, 0, 5),
+    // v6 answers an unknown group with GROUP_ID_NOT_FOUND, which kafka-consumer-groups
+    // reports as Kafka 4 does.
+    row(ApiKey::DescribeGroups, 0, 0, 6),
     row(ApiKey::ListGroups, 0, 0, 5),
     row(ApiKey::DeleteGroups, 0, 0, 2),
     row(ApiKey::OffsetDelete, 0, 0, 0),
