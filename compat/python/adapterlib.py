@@ -758,7 +758,7 @@ def child_member(driver, spec: str) -> None:
         m.poll(POLL_S)
 
 
-def main(make_driver, client: str) -> None:
+def main(make_driver, client: str, scenarios_class=None) -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--bootstrap", required=True)
     p.add_argument("--scenarios", default="")
@@ -772,7 +772,7 @@ def main(make_driver, client: str) -> None:
     out = sys.stdout
     out.write(json.dumps({"client": client, "version": driver.version()}) + "\n")
     out.flush()
-    sc = Scenarios(driver, args.run_id, client, [sys.executable, os.path.abspath(sys.argv[0]),
+    sc = (scenarios_class or Scenarios)(driver, args.run_id, client, [sys.executable, os.path.abspath(sys.argv[0]),
                                                  "--bootstrap", args.bootstrap])
     for sid in [s for s in args.scenarios.split(",") if s]:
         fn = getattr(sc, sid.replace(".", "_"), None)
