@@ -38,10 +38,17 @@ pub const NO_SEQUENCE: i32 = -1;
 
 const CRC_OFFSET: usize = 17;
 const CRC_START: usize = 21;
-const ATTRIBUTES_COMPRESSION_MASK: i16 = 0x07;
-const ATTRIBUTES_TIMESTAMP_TYPE_MASK: i16 = 0x08;
-const ATTRIBUTES_TRANSACTIONAL_MASK: i16 = 0x10;
-const ATTRIBUTES_CONTROL_MASK: i16 = 0x20;
+/// Attribute bits 0-2: the compression codec.
+pub const ATTRIBUTES_COMPRESSION_MASK: i16 = 0x07;
+/// Attribute bit 3: LogAppendTime rather than CreateTime.
+pub const ATTRIBUTES_TIMESTAMP_TYPE_MASK: i16 = 0x08;
+/// Attribute bit 4: written inside a transaction.
+pub const ATTRIBUTES_TRANSACTIONAL_MASK: i16 = 0x10;
+/// Attribute bit 5: a control batch (transaction markers).
+pub const ATTRIBUTES_CONTROL_MASK: i16 = 0x20;
+/// Attribute bit 6 (Kafka's `DELETE_HORIZON_FLAG_MASK`): the base timestamp holds the time
+/// after which the batch's tombstones may be removed by compaction.
+pub const ATTRIBUTES_DELETE_HORIZON_MASK: i16 = 0x40;
 
 /// Why a byte range is not a valid record batch.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -244,6 +251,12 @@ pub fn set_log_append_time(batch: &mut [u8], timestamp_ms: i64) {
     let attributes = i16_at(batch, 21) | ATTRIBUTES_TIMESTAMP_TYPE_MASK;
     batch[21..23].copy_from_slice(&attributes.to_be_bytes());
     batch[35..43].copy_from_slice(&timestamp_ms.to_be_bytes());
+    update_crc(batch);
+}
+
+/// Recomputes the CRC after a change to the bytes it covers (attributes onwards).
+pub fn update_crc(batch: &mut [u8]) {
+    assert!(batch.len() >= BATCH_HEADER_BYTES, "update_crc on a {}-byte batch", batch.len());
     let crc = crc32c::crc32c(&batch[CRC_START..]);
     batch[CRC_OFFSET..CRC_START].copy_from_slice(&crc.to_be_bytes());
 }
@@ -301,8 +314,7 @@ pub mod testing {
         out[51..53].copy_from_slice(&producer_epoch.to_be_bytes());
         out[53..57].copy_from_slice(&base_sequence.to_be_bytes());
         out[57..61].copy_from_slice(&records_count.to_be_bytes());
-        let crc = crc32c::crc32c(&out[CRC_START..]);
-        out[CRC_OFFSET..CRC_START].copy_from_slice(&crc.to_be_bytes());
+        update_crc(&mut out);
         out
     }
 

@@ -19,15 +19,11 @@ use runnel_protocol::batch::{BatchHeader, Compression, BATCH_HEADER_BYTES, BATCH
 use runnel_protocol::kafka_protocol::compression::{Compressor, Gzip, Lz4, Snappy, Zstd};
 use runnel_protocol::records::{put_varint, Record, NO_TIMESTAMP};
 
-/// Kafka's `DefaultRecordBatch.DELETE_HORIZON_FLAG_MASK`: the base timestamp holds the time
-/// after which the batch's tombstones may be removed.
-pub(crate) const DELETE_HORIZON_FLAG: i16 = 0x40;
-const COMPRESSION_MASK: i16 = 0x07;
-const TIMESTAMP_TYPE_FLAG: i16 = 0x08;
-const TRANSACTIONAL_FLAG: i16 = 0x10;
-const CONTROL_FLAG: i16 = 0x20;
-const CRC_OFFSET: usize = 17;
-const CRC_START: usize = 21;
+use runnel_protocol::batch::{
+    update_crc, ATTRIBUTES_COMPRESSION_MASK as COMPRESSION_MASK, ATTRIBUTES_CONTROL_MASK as CONTROL_FLAG,
+    ATTRIBUTES_DELETE_HORIZON_MASK as DELETE_HORIZON_FLAG, ATTRIBUTES_TIMESTAMP_TYPE_MASK as TIMESTAMP_TYPE_FLAG,
+    ATTRIBUTES_TRANSACTIONAL_MASK as TRANSACTIONAL_FLAG,
+};
 
 /// The delete horizon of a stored batch, if it carries one.
 pub(crate) fn delete_horizon_ms(header: &BatchHeader) -> Option<i64> {
@@ -145,8 +141,7 @@ fn finish_batch(original: &BatchHeader, fields: NewHeader, records_section: &[u8
     out.extend_from_slice(&fields.records_count.to_be_bytes());
     debug_assert_eq!(out.len(), BATCH_HEADER_BYTES);
     out.extend_from_slice(records_section);
-    let crc = crc32c::crc32c(&out[CRC_START..]);
-    out[CRC_OFFSET..CRC_START].copy_from_slice(&crc.to_be_bytes());
+    update_crc(&mut out);
     Ok(out)
 }
 
