@@ -4,13 +4,13 @@
 Usage: .venv/bin/python compat/kgo/run.py [--broker runnel|kafka ...] [--records N] [--run REGEX]
 
 The module source comes from the Go module cache (`go mod download` of the same franz-go
-version compat/franzgo pins), is copied to a writable temp dir, and `go test -json ./pkg/kgo`
-runs there with KGO_SEEDS pointing at a fresh single-node broker, KGO_TEST_RF=1 and
-KGO_TEST_RECORDS (default 10000, the upstream CI default). Per-test outcomes go to
-RESULTS_DIR/kgo-<broker>.json (each test's output in kgo-<broker>.log); the summary is printed and read by compat/report.py.
-The tests are compiled once and each runs as its own process with its own time bound
+version compat/franzgo pins) and is copied to a writable temp dir; `go test -c ./pkg/kgo`
+compiles the tests once, and each test then runs as its own process with its own time bound
 (TEST_TIMEOUT_S), so a test that hangs on one broker is recorded as "timeout" and the rest
-still run. GOMAXPROCS=2: the machine is shared.
+still run. Environment: KGO_SEEDS pointing at a fresh single-node broker, KGO_TEST_RF=1,
+KGO_TEST_RECORDS (default 10000, as upstream). Per-test outcomes go to
+RESULTS_DIR/kgo-<broker>.json and each test's output to kgo-<broker>.log; compat/report.py
+reads them. GOMAXPROCS=2: the machine is shared.
 """
 
 from __future__ import annotations
