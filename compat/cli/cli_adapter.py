@@ -368,7 +368,9 @@ class CliScenarios(Scenarios):
     def _no_assignment(self):
         raise Unsupported("the console consumer prints no assignment (the Java client row runs the same KafkaConsumer)")
 
-    group_manual_commit = _no_assignment
+    def group_manual_commit(self):
+        raise Unsupported("the console consumer commits only automatically (no commit call)")
+
     group_join = _no_assignment
     group_leave = _no_assignment
     group_crash = _no_assignment

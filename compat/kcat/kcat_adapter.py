@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -18,9 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 
-from adapterlib import (COUNT, MAX_BYTES_LIMIT, MAX_BYTES_RECORDS, MAX_BYTES_VALUE_BYTES, PARTITIONS,  # noqa: E402
-                        TIMESTAMP_STEP_MS, TOO_LARGE_TOPIC_MAX_BYTES, TOO_LARGE_VALUE_BYTES, WAIT_S, Check,
-                        Rec, Scenarios, Unsupported, check, main, wait_until)
+from adapterlib import (CONCURRENT_MEMBERS, COUNT, HEARTBEAT_INTERVAL_MS, LEAVE_BOUND_S,  # noqa: E402
+                        MAX_BYTES_LIMIT, MAX_BYTES_RECORDS, MAX_BYTES_VALUE_BYTES, SESSION_TIMEOUT_MS,
+                        TIMESTAMP_STEP_MS, TOO_LARGE_TOPIC_MAX_BYTES, TOO_LARGE_VALUE_BYTES, WAIT_S, Check, Rec,
+                        Scenarios, Unsupported, check, main, wait_until)
 from ck_adapter import Driver as CkDriver  # noqa: E402
 
 KCAT = os.environ.get("RUNNEL_KCAT", "kcat")
@@ -33,6 +35,77 @@ GROUP_SETTLE_S = 25.0
 
 def kcat(args: list[str], stdin: str | None = None, timeout_s: float = KCAT_TIMEOUT_S) -> subprocess.CompletedProcess:
     return subprocess.run([KCAT, *args], input=stdin, capture_output=True, text=True, timeout=timeout_s)
+
+
+_ASSIGN_RE = re.compile(r"rebalanced \(memberid [^)]*\): (assigned|revoked): (.*)$")
+
+
+class KcatMember:
+    """One `kcat -G` process: its records (stdout, JSON) and its assignment, from the
+    "% Group ... rebalanced: assigned/revoked: topic [p], ..." lines kcat prints on stderr."""
+
+    def __init__(self, bootstrap: str, topic: str, group: str, name: str, extra: list[str]):
+        self.name = name
+        self._lock = threading.Lock()
+        self._records: list[dict] = []
+        self._history: list[list[int]] = []
+        self._stderr: list[str] = []
+        self.proc = subprocess.Popen(
+            # Not "-o beginning": in -G mode kcat applies -o on every assignment, over the
+            # committed offsets; auto.offset.reset applies only where nothing is committed.
+            [KCAT, "-b", bootstrap, "-G", group, "-J", "-u", "-X", "auto.offset.reset=earliest",
+             "-X", f"session.timeout.ms={SESSION_TIMEOUT_MS}", "-X", f"heartbeat.interval.ms={HEARTBEAT_INTERVAL_MS}",
+             "-X", "auto.commit.interval.ms=500", *extra, topic],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        threading.Thread(target=self._read_out, daemon=True).start()
+        threading.Thread(target=self._read_err, daemon=True).start()
+
+    def _read_out(self):
+        for line in self.proc.stdout:
+            if line.strip():
+                with self._lock:
+                    self._records.append(json.loads(line))
+
+    def _read_err(self):
+        for line in self.proc.stderr:
+            m = _ASSIGN_RE.search(line)
+            with self._lock:
+                self._stderr.append(line)
+                if m:
+                    parts = sorted(int(p) for p in re.findall(r"\[(\d+)\]", m.group(2)))
+                    self._history.append(parts if m.group(1) == "assigned" else [])
+
+    def records(self):
+        with self._lock:
+            return list(self._records)
+
+    def history(self):
+        with self._lock:
+            return list(self._history)
+
+    def assignment(self):
+        h = self.history()
+        return h[-1] if h else None
+
+    def alive(self):
+        if self.proc.poll() is not None:
+            with self._lock:
+                tail = "".join(self._stderr[-5:])
+            raise Check(f"kcat {self.name} exited {self.proc.returncode}: {tail[-300:]}")
+
+    def stop(self):
+        """SIGTERM: kcat closes its consumer, which leaves the group."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        try:
+            self.proc.wait(WAIT_S)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
 
 
 def kcat_version() -> str:
@@ -232,7 +305,7 @@ class KcatScenarios(Scenarios):
 
     def _group_read(self, t, g, extra, want):
         """kcat -G until `want` records arrived, then SIGTERM (kcat closes, which commits)."""
-        proc = subprocess.Popen([KCAT, "-b", self.bs, "-G", g, "-J", "-q", "-u", "-o", "beginning",
+        proc = subprocess.Popen([KCAT, "-b", self.bs, "-G", g, "-J", "-q", "-u", "-X", "auto.offset.reset=earliest",
                                  "-X", "auto.commit.interval.ms=500", *extra, t],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         lines: list[str] = []
@@ -267,17 +340,112 @@ class KcatScenarios(Scenarios):
         raise Unsupported("kcat -G commits on exit even with enable.auto.commit=false")
 
     def _no_group_api(self):
-        raise Unsupported("kcat -G prints no assignment and has no commit/seek control")
+        raise Unsupported("kcat -G has no commit or seek control (it commits automatically)")
 
     group_manual_commit = _no_group_api
     group_reset = _no_group_api
-    group_join = _no_group_api
-    group_leave = _no_group_api
-    group_crash = _no_group_api
-    group_concurrent_joins = _no_group_api
+
+    def _member(self, t, g, name, *extra) -> "KcatMember":
+        return KcatMember(self.bs, t, g, name, list(extra))
+
+    def _two(self, stem, *extra):
+        t = self.topic(stem)
+        g = t + "-g"
+        a = self._member(t, g, "a", *extra)
+        wait_until(lambda: (a.alive(), a.assignment() == [0, 1])[1], WAIT_S, "a owns both partitions")
+        b = self._member(t, g, "b", *extra)
+        wait_until(lambda: (a.alive(), b.alive(), a.assignment() and b.assignment()
+                            and sorted(a.assignment() + b.assignment()) == [0, 1])[2], WAIT_S, "one partition each")
+        return t, g, a, b
+
+    def group_join(self):
+        _t, _g, a, b = self._two("join")
+        try:
+            return f"two kcat -G: a {a.assignment()}, b {b.assignment()}"
+        finally:
+            b.stop()
+            a.stop()
+
+    def group_leave(self):
+        _t, _g, a, b = self._two("leave")
+        try:
+            closed_at = time.monotonic()
+            b.stop()
+            wait_until(lambda: (a.alive(), a.assignment() == [0, 1])[1], WAIT_S, "a owns both after b left")
+            took = time.monotonic() - closed_at
+            check(took < LEAVE_BOUND_S, f"a got both partitions only {took:.1f}s after b closed")
+            return f"kcat b stopped (SIGTERM); a owns both {took:.1f}s later"
+        finally:
+            a.stop()
+
+    def group_crash(self):
+        t = self.topic("crash")
+        g = t + "-g"
+        ends = self._ends(self.produce_ok(t, self.records(tag="first"), acks=-1))
+        a = self._member(t, g, "a")
+        try:
+            wait_until(lambda: (a.alive(), len(a.records()) >= COUNT)[1], WAIT_S, "a read the first records")
+            wait_until(lambda: self._committed(g, t) == ends, WAIT_S, f"a's auto commit reaches {ends}")
+        finally:
+            a.kill()
+        killed_at = time.monotonic()
+        second = self.records(5, tag="second")
+        self.produce_ok(t, second, acks=-1)
+        b = self._member(t, g, "b")
+        try:
+            wait_until(lambda: (b.alive(), b.assignment() == [0, 1])[1], SESSION_TIMEOUT_MS / 1000 + WAIT_S,
+                       "b owns both partitions")
+            took = time.monotonic() - killed_at
+            wait_until(lambda: len(b.records()) >= 5, WAIT_S, "b read the new records")
+            time.sleep(0.5)
+            got = sorted(r["payload"] for r in b.records())
+            check(got == sorted(r.value.decode() for r in second), f"b read {len(got)} records, expected only the 5 new")
+        finally:
+            b.stop()
+        check(took >= SESSION_TIMEOUT_MS / 2000, f"b owned a's partitions {took:.1f}s after SIGKILL: before a's session expired")
+        return f"kcat a killed (SIGKILL); kcat b owns both {took:.1f}s later and read only the 5 uncommitted"
+
+    def group_concurrent_joins(self):
+        t = self.topic("concurrent", CONCURRENT_MEMBERS)
+        g = t + "-g"
+        ms = [self._member(t, g, f"m{i}") for i in range(CONCURRENT_MEMBERS)]
+        try:
+            def settled():
+                for m in ms:
+                    m.alive()
+                owned = [m.assignment() for m in ms]
+                if any(not o for o in owned):
+                    return None
+                return owned if sorted(p for o in owned for p in o) == list(range(CONCURRENT_MEMBERS)) else None
+            owned = wait_until(settled, 2 * WAIT_S, f"{CONCURRENT_MEMBERS} kcat -G settle")
+            return f"settled: {owned}"
+        finally:
+            for m in ms:
+                m.stop()
 
     def group_static_membership(self):
-        raise Unsupported("kcat -G prints no assignment (static membership not observable)")
+        t = self.topic("static")
+        g = t + "-g"
+        a = self._member(t, g, "a", "-X", "group.instance.id=static-a")
+        b = None
+        try:
+            wait_until(lambda: (a.alive(), a.assignment() == [0, 1])[1], WAIT_S, "a owns both")
+            b = self._member(t, g, "b", "-X", "group.instance.id=static-b")
+            wait_until(lambda: (a.alive(), b.alive(), a.assignment() and b.assignment()
+                                and sorted(a.assignment() + b.assignment()) == [0, 1])[2], WAIT_S, "one each")
+            mine = b.assignment()
+            before = len(a.history())
+            b.stop()
+            b = self._member(t, g, "b2", "-X", "group.instance.id=static-b")
+            wait_until(lambda: (b.alive(), b.assignment())[1], WAIT_S, "restarted b assigned")
+            time.sleep(1.0)
+            check(b.assignment() == mine, f"b came back with {b.assignment()}, had {mine}")
+            check(len(a.history()) == before, f"a was rebalanced: {a.history()[before - 1:]}")
+            return f"kcat b restarted with its instance id got {mine} back; a kept {a.assignment()}"
+        finally:
+            if b is not None:
+                b.stop()
+            a.stop()
 
     def _no_offsets_api(self):
         raise Unsupported("kcat has no offset administration")
