@@ -205,7 +205,8 @@ def render(card: dict, verdict: dict, scenario_ids: list[str], kgo: dict | None,
         e = card["clients"][name]
         out.append(f"| {name} | {esc(e['version'])} | {esc(e['how'])} | {counts(e, 'runnel', scenario_ids)} | "
                    f"{counts(e, 'kafka', scenario_ids)} |")
-    out += ["", "## Scenarios by client", "",
+    out += ["", "Runnel's own Rust client joins the card once it exists (issue 5).", "",
+            "## Scenarios by client", "",
             "Each cell: Runnel's result, then Kafka's. ✓ pass, ✗ fail, – skip (the client has no API for it; "
             "reasons below).", "",
             "| scenario | " + " | ".join(clients) + " |",

@@ -210,6 +210,10 @@ class Driver:
         res = run(self.admin.list_consumer_group_offsets(group, partitions=tps))
         return {p: (res[TopicPartition(topic, p)].offset if TopicPartition(topic, p) in res else -1) for p in parts}
 
+    def group_offsets_metadata(self, group, topic, parts):
+        res = run(self.admin.list_consumer_group_offsets(group, partitions=[TopicPartition(topic, p) for p in parts]))
+        return {tp.partition: (om.offset, om.metadata) for tp, om in res.items() if tp.topic == topic}
+
     def alter_group_offsets(self, group, topic, offsets):
         raise Unsupported("aiokafka's admin client cannot alter group offsets")
 

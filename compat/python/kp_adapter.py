@@ -225,6 +225,14 @@ class Driver:
         return {tp.partition: (om.offset if om is not None else -1) for tp, om in res.items() if tp.topic == topic} | {
             p: -1 for p in parts if TopicPartition(topic, p) not in res}
 
+    def group_offsets_metadata(self, group, topic, parts):
+        tps = [TopicPartition(topic, p) for p in parts]
+        if V3:
+            res = self.admin.list_group_offsets({group: tps})[group]
+        else:
+            res = self.admin.list_consumer_group_offsets(group, partitions=tps)
+        return {tp.partition: (om.offset, om.metadata) for tp, om in res.items() if tp.topic == topic}
+
     def alter_group_offsets(self, group, topic, offsets):
         if not V3:
             raise Unsupported("kafka-python 2.0.2's admin client cannot alter group offsets")
