@@ -11,7 +11,7 @@ from confluent_kafka import (OFFSET_BEGINNING, OFFSET_INVALID, Consumer, Consume
 from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewPartitions,
                                    NewTopic, ResourceType)
 
-from adapterlib import (AUTO_COMMIT_INTERVAL_MS, HEARTBEAT_INTERVAL_MS, SESSION_TIMEOUT_MS, WAIT_S, Msg,
+from adapterlib import (AUTO_COMMIT_INTERVAL_MS, HEARTBEAT_INTERVAL_MS, SESSION_TIMEOUT_MS, Msg,
                         Unsupported, main)
 
 OP_TIMEOUT_S = 30.0

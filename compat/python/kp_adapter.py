@@ -7,7 +7,6 @@ admin APIs differ (3.x renamed and added calls), the driver asks for the 3.x nam
 
 from __future__ import annotations
 
-import time
 
 import kafka
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
