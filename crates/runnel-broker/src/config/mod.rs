@@ -8,7 +8,8 @@
 //!
 //! Module map: `properties` (file syntax), `value` (types, validators, Kafka's error wording),
 //! `catalog` (broker keys), `listener` (listener URIs), `broker` (`BrokerConfig`), `topic`
-//! (topic configs), `describe` (DescribeConfigs entries), `policy` (enumerated values).
+//! (topic configs), `describe` (DescribeConfigs entries), `alter` (AlterConfigs operations),
+//! `policy` (enumerated values).
 //!
 //! Honoured keys (Kafka 4.x defaults unless marked **Runnel**):
 //!
@@ -67,10 +68,12 @@
 //! unknown (a warning, with a did-you-mean for near misses).
 //!
 //! Other deviations from Kafka: Runnel has no dynamic broker configs (every broker entry is
-//! read-only in DescribeConfigs); a listener port must be 0..=65535 at load time; the
+//! read-only in DescribeConfigs, and AlterConfigs refuses every broker key as Kafka refuses a
+//! non-dynamic one); a listener port must be 0..=65535 at load time; the
 //! inter-broker listener is not required to be advertised (there are no other brokers); a
 //! non-UTF-8 properties file is read as ISO-8859-1 (Kafka always reads ISO-8859-1).
 
+pub mod alter;
 pub mod broker;
 mod catalog;
 pub mod describe;

@@ -104,6 +104,9 @@ pub enum TopicConfigError {
     /// A combination Kafka refuses (compaction lags, tiered storage on a broker without it).
     #[error("{message}")]
     Conflict { message: String },
+    /// An incremental APPEND or SUBTRACT on a key that is not a list (or not a topic config).
+    #[error("Can't {op} to key {name} because its type is not LIST.")]
+    NotAList { op: &'static str, name: String },
 }
 
 impl TopicConfigError {

@@ -247,10 +247,26 @@ impl TopicRegistry {
         Ok(())
     }
 
-    /// Replaces a topic's config overrides and applies them to its live logs.
-    pub fn set_configs(&self, name: &str, configs: BTreeMap<String, String>) -> Result<(), TopicError> {
+    /// Alters a topic's config overrides: `change` computes the new overrides from the current
+    /// ones, or says why not. It runs under the change lock, so two concurrent alters cannot
+    /// lose each other's keys. A topic that does not exist is given empty overrides and is
+    /// reported unknown only if `change` accepts them, as Kafka's controller validates before
+    /// it checks existence. The new overrides are persisted, published, then applied to the
+    /// live logs; with `validate_only`, or when nothing changes, nothing is written.
+    pub fn alter_configs(
+        &self,
+        name: &str,
+        validate_only: bool,
+        change: impl FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>, TopicError>,
+    ) -> Result<(), TopicError> {
         let _changing = self.changes.lock();
-        let topic = self.get(name).ok_or(TopicError::UnknownTopic)?;
+        let topic = self.get(name);
+        let none = BTreeMap::new();
+        let configs = change(topic.as_ref().map_or(&none, |topic| &topic.configs))?;
+        let topic = topic.ok_or(TopicError::UnknownTopic)?;
+        if validate_only || configs == topic.configs {
+            return Ok(());
+        }
         let settings = effective_topic_settings(&self.broker_config, &configs);
         let log_config = log_config_from(&self.broker_config, &settings);
         let changed =
@@ -259,6 +275,7 @@ impl TopicRegistry {
         for partition in &topic.partitions {
             partition.set_config(log_config.clone());
         }
+        tracing::info!(topic = name, "altered topic configs");
         Ok(())
     }
 
