@@ -1,8 +1,10 @@
 //! Request handlers: one module per API, each a function from a decoded request to a
 //! response. Handlers never touch sockets; `connection` decodes and encodes around them.
 
+mod alter_configs;
 mod api_versions;
 mod authorized_operations;
+mod config_changes;
 mod create_partitions;
 mod create_topics;
 mod delete_topics;
@@ -11,6 +13,7 @@ mod describe_configs;
 mod fetch;
 mod find_coordinator;
 mod groups;
+mod incremental_alter_configs;
 mod init_producer_id;
 mod list_offsets;
 mod metadata;
@@ -66,6 +69,10 @@ pub async fn handle(
         RequestKind::DeleteTopics(r) => ResponseKind::DeleteTopics(delete_topics::handle(ctx, r, version)),
         RequestKind::CreatePartitions(r) => ResponseKind::CreatePartitions(create_partitions::handle(ctx, r)),
         RequestKind::DescribeConfigs(r) => ResponseKind::DescribeConfigs(describe_configs::handle(ctx, r, version)),
+        RequestKind::AlterConfigs(r) => ResponseKind::AlterConfigs(alter_configs::handle(ctx, r)),
+        RequestKind::IncrementalAlterConfigs(r) => {
+            ResponseKind::IncrementalAlterConfigs(incremental_alter_configs::handle(ctx, r))
+        }
         RequestKind::DescribeCluster(r) => ResponseKind::DescribeCluster(describe_cluster::handle(ctx, &r, version)),
         RequestKind::OffsetForLeaderEpoch(r) => {
             ResponseKind::OffsetForLeaderEpoch(offset_for_leader_epoch::handle(ctx, r))

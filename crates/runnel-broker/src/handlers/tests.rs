@@ -100,6 +100,49 @@ fn request_for(key: ApiKey, version: i16) -> RequestKind {
                 DescribeConfigsRequest::default().with_resources(vec![topic, broker]).with_include_synonyms(true),
             )
         }
+        ApiKey::AlterConfigs => {
+            let config = |name: &'static str, value: &'static str| {
+                alter_configs_request::AlterableConfig::default()
+                    .with_name(StrBytes::from_static_str(name))
+                    .with_value(Some(StrBytes::from_static_str(value)))
+            };
+            let resource = |resource_type: i8, name: &'static str, config| {
+                alter_configs_request::AlterConfigsResource::default()
+                    .with_resource_type(resource_type)
+                    .with_resource_name(StrBytes::from_static_str(name))
+                    .with_configs(vec![config])
+            };
+            RequestKind::AlterConfigs(
+                AlterConfigsRequest::default()
+                    .with_resources(vec![
+                        resource(2, TOPIC, config("retention.ms", "3600000")),
+                        resource(2, TOPIC, config("retention.ms", "bad")),
+                        resource(2, "absent", config("retention.ms", "1")),
+                        resource(4, "1", config("log.retention.ms", "1")),
+                    ])
+                    .with_validate_only(version % 2 == 0),
+            )
+        }
+        ApiKey::IncrementalAlterConfigs => {
+            let config = |name: &'static str, operation: i8, value: Option<&'static str>| {
+                incremental_alter_configs_request::AlterableConfig::default()
+                    .with_name(StrBytes::from_static_str(name))
+                    .with_config_operation(operation)
+                    .with_value(value.map(StrBytes::from_static_str))
+            };
+            let resource = |resource_type: i8, name: &'static str, configs| {
+                incremental_alter_configs_request::AlterConfigsResource::default()
+                    .with_resource_type(resource_type)
+                    .with_resource_name(StrBytes::from_static_str(name))
+                    .with_configs(configs)
+            };
+            RequestKind::IncrementalAlterConfigs(IncrementalAlterConfigsRequest::default().with_resources(vec![
+                resource(2, TOPIC, vec![config("cleanup.policy", 2, Some("compact")), config("segment.ms", 1, None)]),
+                resource(2, "absent", vec![config("retention.ms", 0, Some("1"))]),
+                resource(4, "1", vec![config("log.retention.ms", 0, Some("1"))]),
+                resource(8, "1", vec![config("root", 0, Some("INFO"))]),
+            ]))
+        }
         ApiKey::CreatePartitions => {
             let topic = create_partitions_request::CreatePartitionsTopic::default().with_name(topic_name()).with_count(1);
             RequestKind::CreatePartitions(CreatePartitionsRequest::default().with_topics(vec![topic]))
