@@ -10,6 +10,8 @@
 //! client does) is closed for good and fails every waiting caller; `Cluster` then opens a new
 //! one. Dropping the last handle closes it.
 
+mod sasl;
+mod tls;
 mod versions;
 
 use std::collections::HashMap;
@@ -24,7 +26,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use crate::config::{ClientConfig, SecurityProtocol};
+use crate::config::ClientConfig;
 use crate::error::{check, Error, Result};
 
 pub use versions::{client_versions, CLIENT_SOFTWARE_NAME};
@@ -70,23 +72,45 @@ struct Pending {
 }
 
 impl Connection {
-    /// Opens a connection and negotiates API versions.
+    /// Opens a connection: TCP, then TLS and SASL when `security.protocol` asks for them,
+    /// with API versions negotiated before anything else is sent.
     pub async fn connect(addr: &str, config: &ClientConfig) -> Result<Connection> {
-        if config.security_protocol != SecurityProtocol::Plaintext {
-            return Err(Error::Config(format!(
-                "security.protocol {:?} is not supported by this client yet; use PLAINTEXT",
-                config.security_protocol
-            )));
-        }
         let io_error = |source| Error::Io { broker: addr.to_string(), source };
         let connect_timeout = Duration::from_millis(config.connect_timeout_ms);
-        let stream = tokio::time::timeout(connect_timeout, tokio::net::TcpStream::connect(addr))
+        let tcp = tokio::time::timeout(connect_timeout, tokio::net::TcpStream::connect(addr))
             .await
             .map_err(|_| Error::Timeout(format!("connecting to {addr} ({} ms)", config.connect_timeout_ms)))?
             .map_err(io_error)?;
-        stream.set_nodelay(true).map_err(io_error)?;
-        let mut connection = Connection::start(addr, config, Box::new(stream));
-        connection.negotiate_versions().await?;
+        tcp.set_nodelay(true).map_err(io_error)?;
+        let stream: Box<dyn BrokerStream> = if config.security_protocol.uses_tls() {
+            let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
+            let tls = tokio::time::timeout(connect_timeout, tls::connect(tls::client_config(&config.ssl)?, host, tcp))
+                .await
+                .map_err(|_| Error::Timeout(format!("TLS handshake with {addr} ({} ms)", config.connect_timeout_ms)))??;
+            Box::new(tls)
+        } else {
+            Box::new(tcp)
+        };
+        let mut connection = Connection::start(addr, config, stream);
+        connection.negotiate_versions().await.map_err(|error| match error {
+            // A TLS broker refuses a client certificate after the handshake, by closing.
+            Error::Closed => Error::Io {
+                broker: addr.to_string(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::ConnectionAborted,
+                    if config.security_protocol.uses_tls() {
+                        "the broker closed the connection after the TLS handshake (is the client certificate missing or untrusted?)"
+                    } else {
+                        "the broker closed the connection before answering ApiVersions (is this a TLS or SASL listener?)"
+                    },
+                ),
+            },
+            other => other,
+        })?;
+        if config.security_protocol.uses_sasl() {
+            let sasl = config.sasl.as_ref().ok_or_else(|| Error::Config("SASL needs sasl.mechanism and credentials".into()))?;
+            sasl::authenticate(&connection, sasl).await?;
+        }
         Ok(connection)
     }
 
