@@ -193,6 +193,8 @@ pub fn increment_sequence(sequence: i32, increment: i32) -> i32 {
     }
 }
 
+/// A partition's queue. It is kept after it empties: it holds the partition's next sequence,
+/// which must not restart while the producer id and epoch stay the same.
 #[derive(Default)]
 struct PartitionQueue {
     /// Oldest first; only the last batch may still be open for appends.
@@ -459,7 +461,6 @@ impl Accumulator {
             }
         }
         self.records_completed(batch.records.iter().map(|r| r.id));
-        self.forget_idle(&batch.topic, batch.partition);
     }
 
     /// A drained batch failed retriably: it goes back to the front of its queue (in
@@ -493,8 +494,7 @@ impl Accumulator {
     /// reports their records as timed out.
     pub fn expire(&mut self, now: Instant) -> Vec<ProducerBatch> {
         let mut expired = Vec::new();
-        let mut emptied = Vec::new();
-        for (tp, queue) in self.partitions.iter_mut() {
+        for queue in self.partitions.values_mut() {
             let mut index = 0;
             while index < queue.batches.len() {
                 if queue.batches[index].deadline <= now {
@@ -508,12 +508,6 @@ impl Accumulator {
                     index += 1;
                 }
             }
-            if queue.is_idle() {
-                emptied.push(tp.clone());
-            }
-        }
-        for tp in emptied {
-            self.partitions.remove(&tp);
         }
         for batch in &expired {
             let ids: Vec<u64> = batch.records.iter().map(|r| r.id).collect();
@@ -534,7 +528,6 @@ impl Accumulator {
             all.extend(queue.batches.drain(..));
             queue.unresolved.clear();
         }
-        self.partitions.retain(|_, q| q.in_flight > 0);
         for batch in &all {
             let ids: Vec<u64> = batch.records.iter().map(|r| r.id).collect();
             self.records_completed(ids);
@@ -564,12 +557,6 @@ impl Accumulator {
         }
     }
 
-    fn forget_idle(&mut self, topic: &str, partition: i32) {
-        let key = (topic.to_string(), partition);
-        if self.partitions.get(&key).is_some_and(PartitionQueue::is_idle) {
-            self.partitions.remove(&key);
-        }
-    }
 }
 
 /// Retries (batches with a sequence) go to the front in sequence order; a batch without a
@@ -717,6 +704,24 @@ mod tests {
         acc.batch_resolved(&again);
         let retried = acc.drain(&parts, 10_000, Some(ID), now).pop().unwrap();
         assert_eq!(retried.base_sequence(), Some(again.record_count() as i32));
+    }
+
+    #[test]
+    fn sequences_continue_after_the_partition_queue_empties() {
+        let now = Instant::now();
+        let mut acc = Accumulator::new(config(16_384, 0, true), 1);
+        let parts = vec![tp("t", 0)];
+        let mut sequences = Vec::new();
+        for _ in 0..3 {
+            let (record, _rx) = pending(10);
+            acc.append("t", Placement::Fixed(0), record, now);
+            let batch = acc.drain(&parts, 10_000, Some(ID), now).pop().unwrap();
+            sequences.push(batch.base_sequence().unwrap());
+            acc.batch_resolved(&batch);
+            assert!(acc.is_empty());
+        }
+        // A restart at 0 would make the broker drop the later batches as duplicates.
+        assert_eq!(sequences, vec![0, 1, 2]);
     }
 
     #[test]
