@@ -569,6 +569,13 @@ async fn join_and_sync(shared: &Shared, topics: &BTreeSet<String>) -> Result<Joi
     let assignments = if is_leader && !response.skip_assignment {
         leader_assign(shared, strategy, &response).await?
     } else {
+        // The other members look their topics up too, so that the partition counts kept
+        // for this generation are current and a later refresh does not take staleness for
+        // a change (which would start a needless rebalance).
+        let own: Vec<String> = topics.iter().cloned().collect();
+        if let Err(error) = shared.cluster.refresh(Some(&own), config.allow_auto_create_topics).await {
+            tracing::debug!(group = %shared.group_id, "metadata refresh after JoinGroup failed: {error}");
+        }
         Vec::new()
     };
     let counts_metadata = shared.cluster.metadata();
