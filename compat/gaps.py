@@ -22,13 +22,7 @@ class Gap:
         return scenario == self.scenario and (self.clients is None or client in self.clients)
 
 
-KNOWN_GAPS = [
-    Gap("admin.alter_configs",
-        "Runnel serves neither AlterConfigs (API 33) nor IncrementalAlterConfigs (API 44): every client "
-        "is told the API is unsupported",
-        "under investigation: topic config alteration (listed under 'Next' in shared/docs/compat-matrix.md; "
-        "no issue filed yet)"),
-]
+KNOWN_GAPS: list[Gap] = []
 
 
 def gap_for(scenario: str, client: str) -> Gap | None:

@@ -12,8 +12,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "compat"))
 
+import gaps  # noqa: E402
 import report  # noqa: E402
-from gaps import gap_for  # noqa: E402
+from gaps import Gap, gap_for  # noqa: E402
 
 
 def cards(**cells) -> dict:
@@ -38,13 +39,14 @@ def test_runnel_only_failure_without_a_known_gap_is_under_investigation():
     assert "WARN something Runnel said" in text
 
 
-def test_known_gap_names_what_it_waits_for():
-    assert gap_for("admin.alter_configs", "java") is not None
-    card = cards(java={"admin.alter_configs": ("fail", "pass")})
-    verdict = report.judge(card, ["admin.alter_configs"])
+def test_known_gap_names_what_it_waits_for(monkeypatch):
+    monkeypatch.setattr(gaps, "KNOWN_GAPS", [Gap("produce.headers", "made-up missing piece", "a made-up issue")])
+    assert gap_for("produce.headers", "java") is not None
+    card = cards(java={"produce.headers": ("fail", "pass")})
+    verdict = report.judge(card, ["produce.headers"])
     assert verdict["runnel_only"][0][4] is not None
-    text = report.render(card, verdict, ["admin.alter_configs"], None, partial=True)
-    assert "Waits for:" in text and "Under investigation" not in text
+    text = report.render(card, verdict, ["produce.headers"], None, partial=True)
+    assert "Waits for:" in text and "a made-up issue" in text and "Under investigation" not in text
 
 
 def test_failure_on_kafka_is_a_broken_test_and_skips_are_not_failures():
