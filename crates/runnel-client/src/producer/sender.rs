@@ -138,6 +138,9 @@ impl Sender {
                 .flatten()
                 .chain(self.in_flight_deadline())
                 .chain(self.connect_retry_at.values().copied())
+                // A past instant here is one nothing waits for any more (a retry time that
+                // was not needed): it must not turn the sleep into a busy loop.
+                .filter(|&at| at > now)
             {
                 wake_at = Some(wake_at.map_or(at, |w| w.min(at)));
             }
