@@ -77,6 +77,8 @@ pub struct Consumer {
     /// Partition counts of the subscribed topics when the current generation formed.
     partition_counts: BTreeMap<String, Option<usize>>,
     metadata_refreshed_at: Option<Instant>,
+    /// A fetch found a moved leader; refresh once the backoff allows.
+    metadata_refresh_requested: bool,
     closed: bool,
 }
 
@@ -106,6 +108,7 @@ impl Consumer {
             auto_commit: None,
             partition_counts: BTreeMap::new(),
             metadata_refreshed_at: None,
+            metadata_refresh_requested: false,
             closed: false,
         })
     }
@@ -560,7 +563,7 @@ impl Consumer {
     }
 
     /// Commits the positions in the background. The handle may be awaited for the outcome
-    /// or dropped; commits reach the coordinator in the order they were made.
+    /// or dropped (a failure is also logged).
     pub fn commit_async(&mut self) -> JoinHandle<Result<()>> {
         let offsets = self.consumed_offsets();
         let use_generation = matches!(self.subscriptions.mode(), Mode::Topics(_));
@@ -661,7 +664,8 @@ impl Consumer {
         if topics.is_empty() {
             return;
         }
-        let fetcher_asks = self.fetcher.take_metadata_refresh_needed();
+        self.metadata_refresh_requested |= self.fetcher.take_metadata_refresh_needed();
+        let fetcher_asks = self.metadata_refresh_requested;
         let metadata = self.cluster.metadata();
         let missing = topics.iter().any(|t| metadata.partition_count(t).is_none());
         let age = self.metadata_refreshed_at.map(|at| at.elapsed());
@@ -675,13 +679,10 @@ impl Consumer {
             }
         };
         if !due {
-            if fetcher_asks {
-                // Not yet (backoff): remember the request.
-                self.metadata_refreshed_at = self.metadata_refreshed_at.or(Some(Instant::now()));
-            }
             return;
         }
         self.metadata_refreshed_at = Some(Instant::now());
+        self.metadata_refresh_requested = false;
         let auto_create = self.config.allow_auto_create_topics && self.subscriptions.subscribed_topics().is_some();
         let fresh = match self.cluster.refresh(Some(&topics), auto_create).await {
             Ok(fresh) => fresh,
@@ -783,7 +784,8 @@ fn is_retriable_join_error(error: &Error) -> bool {
             ) || codes::is_coordinator_gone(*code)
                 || error.is_retriable()
         }
-        Error::Io { .. } | Error::Timeout(_) | Error::Closed => true,
+        // NotFound: no broker reachable to find the coordinator; Java's poll() keeps trying.
+        Error::Io { .. } | Error::Timeout(_) | Error::Closed | Error::NotFound(_) => true,
         _ => false,
     }
 }

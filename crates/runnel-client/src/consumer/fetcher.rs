@@ -8,7 +8,7 @@
 //! partition is dropped. Prefetch is bounded: a partition with buffered records or a request
 //! in flight is not fetched again, so at most one response per broker waits in memory.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,13 +20,14 @@ use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
+use super::buffer::{CompletedFetch, FetchBuffer};
 use super::codes;
-use super::config::{ConsumerConfig, OffsetReset};
+use super::config::ConsumerConfig;
 use super::decode::{decode_partition, Decoded};
-use super::record::{ConsumerRecord, Records, TopicPartition};
-use super::subscription::{ResetTarget, SubscriptionState};
+use super::record::{Records, TopicPartition};
+use super::subscription::SubscriptionState;
 use crate::cluster::Cluster;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Fetch settings copied out of the consumer configuration for the fetch tasks.
 #[derive(Debug, Clone)]
@@ -57,31 +58,16 @@ struct NodeResult {
     outcome: Result<Vec<PartitionResult>>,
 }
 
-/// A partition's fetched records not yet handed out.
-struct CompletedFetch {
-    tp: TopicPartition,
-    /// The position these records continue from: the fetch offset, then one past each
-    /// record handed out.
-    cursor: i64,
-    records: VecDeque<ConsumerRecord>,
-    next_fetch_offset: i64,
-    error: Option<Error>,
-    error_code: i16,
-    high_watermark: Option<i64>,
-}
-
 pub(crate) struct Fetcher {
     cluster: Cluster,
     settings: Arc<FetchSettings>,
-    reset_policy: OffsetReset,
     /// Broker -> the fetch task in flight and the partitions it asked for.
     in_flight: HashMap<i32, (AbortHandle, HashSet<TopicPartition>)>,
     results_tx: mpsc::UnboundedSender<NodeResult>,
     results_rx: mpsc::UnboundedReceiver<NodeResult>,
-    completed: VecDeque<CompletedFetch>,
+    buffer: FetchBuffer,
     /// Brokers that just failed, not asked again before the instant.
     backoff_until: HashMap<i32, Instant>,
-    metadata_refresh_needed: bool,
 }
 
 impl Drop for Fetcher {
@@ -106,25 +92,23 @@ impl Fetcher {
                 request_timeout_ms: config.client.request_timeout_ms,
             }),
             cluster,
-            reset_policy: config.auto_offset_reset,
             in_flight: HashMap::new(),
             results_tx,
             results_rx,
-            completed: VecDeque::new(),
+            buffer: FetchBuffer::new(config.auto_offset_reset),
             backoff_until: HashMap::new(),
-            metadata_refresh_needed: false,
         }
     }
 
     /// Whether a fetch answer said the leader moved (or none is known).
     pub fn take_metadata_refresh_needed(&mut self) -> bool {
-        std::mem::take(&mut self.metadata_refresh_needed)
+        std::mem::take(&mut self.buffer.metadata_refresh_needed)
     }
 
     /// Starts a Fetch to every leader of a fetchable partition that has nothing buffered and
     /// nothing in flight.
     pub fn send_fetches(&mut self, subscriptions: &SubscriptionState) {
-        let buffered: HashSet<&TopicPartition> = self.completed.iter().map(|c| &c.tp).collect();
+        let buffered: HashSet<TopicPartition> = self.buffer.partitions().cloned().collect();
         let in_flight: HashSet<&TopicPartition> = self.in_flight.values().flat_map(|(_, tps)| tps.iter()).collect();
         let metadata = self.cluster.metadata();
         let now = Instant::now();
@@ -135,7 +119,7 @@ impl Fetcher {
             }
             let leader = metadata.partition(&tp.topic, tp.partition).map(|p| p.leader).filter(|l| *l >= 0);
             let Some(leader) = leader else {
-                self.metadata_refresh_needed = true;
+                self.buffer.metadata_refresh_needed = true;
                 continue;
             };
             if self.in_flight.contains_key(&leader) || self.backoff_until.get(&leader).is_some_and(|t| *t > now) {
@@ -186,131 +170,32 @@ impl Fetcher {
                 self.backoff_until.remove(&result.node);
                 for p in partitions {
                     let fetch = match p.outcome {
-                        Outcome::Data { decoded, high_watermark } => CompletedFetch {
-                            tp: p.tp,
-                            cursor: p.fetch_offset,
-                            records: decoded.records.into(),
-                            next_fetch_offset: decoded.next_fetch_offset,
-                            error: decoded.error,
-                            error_code: codes::NONE,
-                            high_watermark: Some(high_watermark),
-                        },
-                        Outcome::Error(code) => CompletedFetch {
-                            tp: p.tp,
-                            cursor: p.fetch_offset,
-                            records: VecDeque::new(),
-                            next_fetch_offset: p.fetch_offset,
-                            error: None,
-                            error_code: code,
-                            high_watermark: None,
-                        },
+                        Outcome::Data { decoded, high_watermark } => {
+                            CompletedFetch::data(p.tp, p.fetch_offset, decoded, high_watermark)
+                        }
+                        Outcome::Error(code) => CompletedFetch::failed(p.tp, p.fetch_offset, code),
                     };
-                    self.completed.push_back(fetch);
+                    self.buffer.push(fetch);
                 }
             }
             Err(error) => {
                 tracing::debug!(node = result.node, "fetch failed: {error}");
                 let backoff = Duration::from_millis(self.cluster.config().retry_backoff_ms);
                 self.backoff_until.insert(result.node, Instant::now() + backoff);
-                self.metadata_refresh_needed = true;
+                self.buffer.metadata_refresh_needed = true;
             }
         }
     }
 
-    /// Hands out up to `max_records` buffered records, advancing positions. An error stored
-    /// with a partition's data is returned once the records before it were handed out.
+    /// Hands out up to `max_records` buffered records, advancing positions (see
+    /// [`FetchBuffer::drain`]).
     pub fn drain(&mut self, subscriptions: &mut SubscriptionState, max_records: usize) -> Result<Records> {
-        let mut out = Records::default();
-        let mut budget = max_records;
-        while budget > 0 {
-            let Some(front) = self.completed.front_mut() else { break };
-            let current = subscriptions.state(&front.tp).and_then(|s| match s.fetch {
-                super::subscription::FetchState::Fetching { position, .. } if !s.paused => Some(position),
-                _ => None,
-            });
-            if current != Some(front.cursor) {
-                // Revoked, paused, reset or seeked since the fetch was sent: its data is stale.
-                self.completed.pop_front();
-                continue;
-            }
-            if front.error_code != codes::NONE {
-                let fetch = self.completed.pop_front().expect("front exists");
-                self.handle_partition_error(subscriptions, &fetch)?;
-                continue;
-            }
-            if let Some(hw) = front.high_watermark {
-                subscriptions.set_high_watermark(&front.tp, hw);
-            }
-            let take = budget.min(front.records.len());
-            if take > 0 {
-                let batch: Vec<ConsumerRecord> = front.records.drain(..take).collect();
-                let last = batch.last().expect("take > 0");
-                let (to, epoch) = (last.offset + 1, last.leader_epoch);
-                subscriptions.advance(&front.tp, front.cursor, to, epoch);
-                front.cursor = to;
-                budget -= take;
-                out.push(front.tp.clone(), batch);
-            }
-            if !front.records.is_empty() {
-                break;
-            }
-            if let Some(error) = front.error.take() {
-                if out.is_empty() {
-                    self.completed.pop_front();
-                    return Err(error);
-                }
-                // Report it on the next drain, after these records were handed out.
-                front.error = Some(error);
-                break;
-            }
-            // Skip the offsets of control batches and records below the fetch offset.
-            if front.next_fetch_offset > front.cursor {
-                subscriptions.advance(&front.tp, front.cursor, front.next_fetch_offset, None);
-            }
-            self.completed.pop_front();
-        }
-        Ok(out)
-    }
-
-    fn handle_partition_error(&mut self, subscriptions: &mut SubscriptionState, fetch: &CompletedFetch) -> Result<()> {
-        let tp = &fetch.tp;
-        match fetch.error_code {
-            codes::OFFSET_OUT_OF_RANGE => {
-                let target = match self.reset_policy {
-                    OffsetReset::Earliest => ResetTarget::Earliest,
-                    OffsetReset::Latest => ResetTarget::Latest,
-                    OffsetReset::None => {
-                        return Err(Error::kafka(
-                            codes::OFFSET_OUT_OF_RANGE,
-                            Some(format!("offset {} is out of range and auto.offset.reset=none", fetch.cursor)),
-                            format!("fetch {tp}"),
-                        ))
-                    }
-                };
-                tracing::info!(partition = %tp, offset = fetch.cursor, "fetch offset out of range, resetting to {target:?}");
-                subscriptions.request_reset(tp, target)?;
-                Ok(())
-            }
-            code if codes::is_stale_metadata(code) => {
-                tracing::debug!(partition = %tp, code, "fetch: leader moved, refreshing metadata");
-                self.metadata_refresh_needed = true;
-                Ok(())
-            }
-            code => {
-                let error = Error::kafka(code, None, format!("fetch {tp}"));
-                if error.is_retriable() {
-                    tracing::debug!(partition = %tp, "fetch: {error}; retrying");
-                    Ok(())
-                } else {
-                    Err(error)
-                }
-            }
-        }
+        self.buffer.drain(subscriptions, max_records)
     }
 
     /// Drops everything buffered or in flight for partitions no longer assigned.
     pub fn retain_assigned(&mut self, subscriptions: &SubscriptionState) {
-        self.completed.retain(|c| subscriptions.is_assigned(&c.tp));
+        self.buffer.retain_assigned(subscriptions);
     }
 }
 

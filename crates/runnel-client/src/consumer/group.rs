@@ -741,9 +741,14 @@ async fn heartbeat_loop(shared: Arc<Shared>, cancel: CancellationToken) {
                 match error.code() {
                     Some(codes::REBALANCE_IN_PROGRESS) => {
                         wait = interval;
-                        // The heartbeat counts: the coordinator saw us.
-                        lock(&shared).last_heartbeat_ok = Instant::now();
-                        request_rejoin(&shared, "group is already rebalancing");
+                        // The heartbeat counts: the coordinator saw us. An answer about a
+                        // generation we already left (a join ran meanwhile) asks nothing.
+                        let mut state = lock(&shared);
+                        state.last_heartbeat_ok = Instant::now();
+                        if !stale && state.phase == Phase::Stable {
+                            state.rejoin_needed = true;
+                            state.rejoin_reason = "group is already rebalancing".into();
+                        }
                     }
                     Some(codes::ILLEGAL_GENERATION) | Some(codes::UNKNOWN_MEMBER_ID) if !stale => {
                         let code = error.code();

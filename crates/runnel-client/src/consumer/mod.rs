@@ -7,7 +7,7 @@
 //! against Runnel and Apache Kafka alike.
 //!
 //! Layout: `consumer` (the `Consumer` and the order of work in `poll()`), `group` (the
-//! member's side of the group protocol), `fetcher` and `decode` (records), `offsets`
+//! member's side of the group protocol), `fetcher`, `buffer` and `decode` (records), `offsets`
 //! (ListOffsets), `subscription` (positions), `assignor` and `protocol` (what the leader
 //! runs and what members exchange), `config`, `record`, `deserializer`, `listener`,
 //! `stream`.
@@ -31,6 +31,7 @@
 //! ```
 
 mod assignor;
+mod buffer;
 mod codes;
 mod config;
 #[allow(clippy::module_inception)]
