@@ -599,7 +599,7 @@ async fn sending_to_an_unknown_topic_auto_creates_it() {
         let metadata = producer.send(ProducerRecord::new(&topic).key("k").value("v")).await.unwrap().await.unwrap();
         assert_eq!(metadata.topic, topic);
         assert_eq!(metadata.offset, 0);
-        let fresh = producer.cluster().refresh(Some(&[topic.clone()]), false).await.unwrap();
+        let fresh = producer.cluster().refresh(Some(std::slice::from_ref(&topic)), false).await.unwrap();
         assert!(fresh.partition_count(&topic).is_some_and(|n| n >= 1));
         producer.close().await.unwrap();
     })
@@ -681,8 +681,8 @@ async fn typed_producer_serializes_keys_and_values() {
         typed.send(&topic, None, None).await.unwrap().await.unwrap();
         producer.close().await.unwrap();
         let stored = read_partition(&cluster, &topic, 0, 2).await;
-        let pairs: BTreeMap<i64, (Option<Vec<u8>>, Option<Vec<u8>>)> =
-            stored.iter().map(|r| (r.offset, (r.key.clone(), r.value.clone()))).collect();
+        type KeyValue = (Option<Vec<u8>>, Option<Vec<u8>>);
+        let pairs: BTreeMap<i64, KeyValue> = stored.iter().map(|r| (r.offset, (r.key.clone(), r.value.clone()))).collect();
         assert_eq!(pairs[&0], (Some(b"k".to_vec()), Some("héllo".as_bytes().to_vec())));
         assert_eq!(pairs[&1], (None, None));
     })

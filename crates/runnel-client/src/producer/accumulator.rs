@@ -286,7 +286,7 @@ impl Accumulator {
             queue.batches.push_back(ProducerBatch::new(topic, partition, now, config.delivery_timeout));
             outcome.new_batch = true;
         }
-        let Some(batch) = queue.batches.back_mut() else { return None };
+        let batch = queue.batches.back_mut()?;
         let added = batch.bytes_for(&record.data);
         batch.size_bytes += added;
         batch.records.push(record);
