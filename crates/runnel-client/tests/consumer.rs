@@ -1,12 +1,11 @@
-//! The consumer against a real broker: an in-process Runnel started per test, or whatever
-//! `RUNNEL_TEST_BOOTSTRAP` names (run the same binary against Apache Kafka with
+//! The consumer against a real broker: the shared fixture (tests/common) starts an in-process
+//! Runnel per test, or uses whatever `RUNNEL_TEST_BOOTSTRAP` names (run the same binary against Apache Kafka with
 //! `RUNNEL_TEST_BOOTSTRAP=127.0.0.1:port cargo test -p runnel-client --test consumer`).
 //!
 //! Records are written with raw Produce requests built by kafka-protocol's encoder, so these
 //! tests depend on nothing but the consumer and the shared core. Every wait is bounded.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -33,53 +32,28 @@ const POLL: Duration = Duration::from_millis(100);
 
 // ---- fixture ----
 
+mod common;
+
+use common::unique_name;
+
 struct Fixture {
     bootstrap: String,
     cluster: Cluster,
-    _broker: Option<InProcessBroker>,
+    _broker: common::Guard,
 }
 
-struct InProcessBroker {
-    shutdown: CancellationToken,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for InProcessBroker {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
+/// The shared fixture's broker; an in-process Runnel gets no initial rebalance delay (as
+/// the python group tests configure both brokers) and a small offsets topic.
 async fn fixture() -> Fixture {
-    let (bootstrap, broker) = match std::env::var("RUNNEL_TEST_BOOTSTRAP") {
-        Ok(bootstrap) if !bootstrap.is_empty() => (bootstrap, None),
-        _ => {
-            let dir = tempfile::tempdir().expect("temp dir");
-            let map: BTreeMap<String, String> = [
-                ("listeners", "PLAINTEXT://127.0.0.1:0".to_string()),
-                ("log.dirs", dir.path().display().to_string()),
-                ("group.initial.rebalance.delay.ms", "0".to_string()),
-                ("offsets.topic.num.partitions", "4".to_string()),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
-            let (config, _) = runnel_broker::config::BrokerConfig::from_map(&map).expect("broker config");
-            let broker = runnel_broker::Broker::bind(config).await.expect("bind broker");
-            let addr = broker.local_addrs()[0];
-            let shutdown = CancellationToken::new();
-            tokio::spawn(broker.run(shutdown.clone()));
-            (addr.to_string(), Some(InProcessBroker { shutdown, _dir: dir }))
+    let (bootstrap, guard) = match common::external_bootstrap() {
+        Some(_) => common::test_bootstrap().await,
+        None => {
+            common::start_runnel(&[("group.initial.rebalance.delay.ms", "0"), ("offsets.topic.num.partitions", "4")])
+                .await
         }
     };
     let cluster = Cluster::connect(ClientConfig::new(&bootstrap)).await.expect("connect");
-    Fixture { bootstrap, cluster, _broker: broker }
-}
-
-fn unique_name(stem: &str) -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    format!("{stem}-{}-{}-{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+    Fixture { bootstrap, cluster, _broker: guard }
 }
 
 fn now_ms() -> i64 {
