@@ -1,9 +1,12 @@
-//! One client connection: read a frame, decode it, hand it to a handler, write the reply.
+//! One client connection: the TLS handshake on SSL listeners, then read a frame, decode it,
+//! hand it to a handler, write the reply.
 //!
 //! Requests on a connection are answered one at a time and in order, as Kafka does (it
 //! mutes a channel while a request is in flight), so a long-polling fetch holds only its
-//! own connection. Anything that cannot be read or answered closes the connection with
-//! exactly one log line; the broker and its other clients carry on.
+//! own connection. Anything that cannot be read or answered (a failed or stalled handshake
+//! too) closes the connection with exactly one log line naming the peer, the listener and,
+//! once known, the principal; the broker and its other clients carry on. Past the handshake
+//! the transport is just a byte stream: handlers see only the [`Session`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,15 +20,28 @@ use runnel_protocol::frame::{
 };
 use runnel_protocol::kafka_protocol;
 use runnel_protocol::versions::{support_for, API_VERSIONS_MAX};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::SecurityProtocol;
 use crate::context::BrokerContext;
 use crate::handlers::{self, Caller, Reply};
+use crate::session::Session;
+use crate::tls::{ListenerTls, TLS_HANDSHAKE_TIMEOUT_MS};
 
 /// Kafka's connections.max.idle.ms default: a connection silent this long is closed.
 pub const CONNECTION_IDLE_MS_MAX: u64 = 600_000;
+
+/// What a connection needs to know about the listener that accepted it.
+#[derive(Debug)]
+pub struct ServedListener {
+    /// Upper-cased listener name.
+    pub name: Arc<str>,
+    pub security_protocol: SecurityProtocol,
+    /// Present exactly when the listener speaks TLS.
+    pub tls: Option<ListenerTls>,
+}
 
 /// Why a connection ended early; each becomes the connection's one log line.
 #[derive(Debug, thiserror::Error)]
@@ -46,10 +62,57 @@ enum Closed {
     Write(std::io::Error),
 }
 
-pub async fn serve(ctx: Arc<BrokerContext>, mut stream: TcpStream, peer: SocketAddr, shutdown: CancellationToken) {
+/// Serves one accepted TCP connection until it closes or shutdown.
+pub async fn serve(
+    ctx: Arc<BrokerContext>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    listener: Arc<ServedListener>,
+    shutdown: CancellationToken,
+) {
     let _ = stream.set_nodelay(true);
+    let Some(tls) = &listener.tls else {
+        let session = Session::anonymous(peer, listener.name.clone(), listener.security_protocol);
+        return serve_stream(ctx, stream, session, shutdown).await;
+    };
+    let handshake_ms = TLS_HANDSHAKE_TIMEOUT_MS.min(u64::try_from(ctx.config.connections_max_idle_ms).unwrap_or(u64::MAX).max(1));
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls.server_config.clone());
+    let accepted = tokio::select! {
+        accepted = tokio::time::timeout(Duration::from_millis(handshake_ms), acceptor.accept(stream)) => accepted,
+        _ = shutdown.cancelled() => return,
+    };
+    let listener_name = &listener.name;
+    let stream = match accepted {
+        Err(_) => {
+            tracing::warn!(%peer, listener = %listener_name, "closing connection: TLS handshake not completed within {handshake_ms} ms");
+            return;
+        }
+        Ok(Err(error)) => {
+            tracing::warn!(%peer, listener = %listener_name, "closing connection: TLS handshake failed: {error}");
+            return;
+        }
+        Ok(Ok(stream)) => stream,
+    };
+    let principal = match tls.principal(stream.get_ref().1.peer_certificates()) {
+        Ok(principal) => principal,
+        Err(error) => {
+            tracing::warn!(%peer, listener = %listener_name, "closing connection: no principal for the client certificate: {error}");
+            return;
+        }
+    };
+    tracing::debug!(%peer, listener = %listener_name, %principal, "TLS connection established");
+    let session = Session { peer, listener: listener.name.clone(), security_protocol: listener.security_protocol, principal };
+    serve_stream(ctx, stream, session, shutdown).await
+}
+
+/// The request loop over an established byte stream (plain TCP or TLS).
+async fn serve_stream<S>(ctx: Arc<BrokerContext>, mut stream: S, session: Session, shutdown: CancellationToken)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let frame_bytes_max = ctx.config.socket_request_max_bytes as usize;
     let mut out = BytesMut::new();
+    let (peer, listener, principal) = (&session.peer, &session.listener, &session.principal);
     loop {
         let frame = tokio::select! {
             frame = read_frame(&mut stream, frame_bytes_max) => frame,
@@ -59,18 +122,23 @@ pub async fn serve(ctx: Arc<BrokerContext>, mut stream: TcpStream, peer: SocketA
             Ok(Some(body)) => body,
             Ok(None) => return,
             Err(closed) => {
-                tracing::warn!(%peer, "closing connection: {closed}");
+                tracing::warn!(%peer, %listener, %principal, "closing connection: {closed}");
                 return;
             }
         };
         out.clear();
-        if let Err(closed) = answer(&ctx, body, peer, &mut out, &shutdown).await {
-            tracing::warn!(%peer, "closing connection: {closed}");
+        if let Err(closed) = answer(&ctx, body, &session, &mut out, &shutdown).await {
+            tracing::warn!(%peer, %listener, %principal, "closing connection: {closed}");
             return;
         }
         if !out.is_empty() {
-            if let Err(error) = stream.write_all(&out).await {
-                tracing::debug!(%peer, "closing connection: {}", Closed::Write(error));
+            // TLS buffers records: the flush is what puts them on the wire.
+            let written = async {
+                stream.write_all(&out).await?;
+                stream.flush().await
+            };
+            if let Err(error) = written.await {
+                tracing::debug!(%peer, %listener, %principal, "closing connection: {}", Closed::Write(error));
                 return;
             }
         }
@@ -78,14 +146,19 @@ pub async fn serve(ctx: Arc<BrokerContext>, mut stream: TcpStream, peer: SocketA
 }
 
 /// Reads one frame body; `None` on a clean end of stream between frames.
-async fn read_frame(stream: &mut TcpStream, frame_bytes_max: usize) -> Result<Option<Bytes>, Closed> {
+async fn read_frame<S: AsyncRead + Unpin>(stream: &mut S, frame_bytes_max: usize) -> Result<Option<Bytes>, Closed> {
     let idle = Duration::from_millis(CONNECTION_IDLE_MS_MAX);
     let mut prefix = [0u8; FRAME_SIZE_PREFIX_BYTES];
     let read_prefix = async {
         match stream.read(&mut prefix[..1]).await {
-            // A reset between frames is how many clients close: not worth a warning.
+            // A reset between frames is how many clients close, and a TLS client that closes
+            // without close_notify reads as an unexpected EOF: neither is worth a warning.
             Ok(0) => Ok(false),
-            Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => Ok(false),
+            Err(error)
+                if matches!(error.kind(), std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof) =>
+            {
+                Ok(false)
+            }
             Ok(_) => stream.read_exact(&mut prefix[1..]).await.map(|_| true),
             Err(error) => Err(error),
         }
@@ -109,7 +182,7 @@ async fn read_frame(stream: &mut TcpStream, frame_bytes_max: usize) -> Result<Op
 async fn answer(
     ctx: &BrokerContext,
     mut body: Bytes,
-    peer: SocketAddr,
+    session: &Session,
     out: &mut BytesMut,
     shutdown: &CancellationToken,
 ) -> Result<(), Closed> {
@@ -129,7 +202,7 @@ async fn answer(
     let header = decode_request_header(api_key, version, &mut body)?;
     let request = RequestKind::decode(api_key, &mut body, version)
         .map_err(|error| Closed::Malformed { api_key, version, reason: error.to_string() })?;
-    let caller = Caller { client_id: header.client_id.as_deref().unwrap_or(""), peer };
+    let caller = Caller { client_id: header.client_id.as_deref().unwrap_or(""), session };
     match handlers::handle(ctx, request, version, &caller, shutdown).await {
         Reply::Respond(response) => {
             let header_version = api_key.response_header_version(version);

@@ -1,8 +1,10 @@
-//! Everything a request handler may read: config, identity, topics, producer ids.
+//! Everything a request handler may read about the broker: config, identity, advertised
+//! addresses, topics, producer ids. What handlers know of the client is in `session`.
 //!
 //! One `BrokerContext` exists per broker process, shared by every connection. It owns no
 //! sockets and spawns no tasks; `server` does both.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::config::BrokerConfig;
@@ -17,12 +19,35 @@ pub struct AdvertisedEndpoint {
     pub port: i32,
 }
 
+/// The address clients are told to use, per listener name. Kafka answers Metadata,
+/// FindCoordinator and DescribeCluster with the endpoint of the listener the request came in
+/// on; a listener missing from advertised.listeners has no endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AdvertisedListeners {
+    by_listener: BTreeMap<String, AdvertisedEndpoint>,
+}
+
+impl AdvertisedListeners {
+    pub fn new(endpoints: impl IntoIterator<Item = (String, AdvertisedEndpoint)>) -> AdvertisedListeners {
+        AdvertisedListeners { by_listener: endpoints.into_iter().collect() }
+    }
+
+    /// The endpoint advertised for `listener` (an upper-cased listener name).
+    pub fn get(&self, listener: &str) -> Option<&AdvertisedEndpoint> {
+        self.by_listener.get(listener)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &AdvertisedEndpoint)> {
+        self.by_listener.iter().map(|(name, endpoint)| (name.as_str(), endpoint))
+    }
+}
+
 #[derive(Debug)]
 pub struct BrokerContext {
     pub config: Arc<BrokerConfig>,
     pub node_id: i32,
     pub cluster_id: String,
-    pub advertised: AdvertisedEndpoint,
+    pub advertised: AdvertisedListeners,
     pub topics: TopicRegistry,
     pub producer_ids: ProducerIdAllocator,
     pub groups: GroupService,
@@ -42,7 +67,7 @@ pub(crate) mod testing {
 
     use std::sync::Arc;
 
-    use super::{AdvertisedEndpoint, BrokerContext};
+    use super::{AdvertisedEndpoint, AdvertisedListeners, BrokerContext};
     use crate::config::BrokerConfig;
     use crate::groups::GroupService;
     use crate::producer_ids::ProducerIdAllocator;
@@ -60,7 +85,10 @@ pub(crate) mod testing {
             node_id: config.node_id,
             config,
             cluster_id: "test-cluster-id-000000".into(),
-            advertised: AdvertisedEndpoint { host: "127.0.0.1".into(), port: 9092 },
+            advertised: AdvertisedListeners::new([(
+                "PLAINTEXT".to_string(),
+                AdvertisedEndpoint { host: "127.0.0.1".into(), port: 9092 },
+            )]),
             topics,
             producer_ids: ProducerIdAllocator::open(dir).expect("test producer ids"),
         }

@@ -3,7 +3,9 @@
 //! Entry point: [`Broker::bind`] then [`Broker::run`]. Module map:
 //! - `config`: Kafka's server.properties keys, defaults and topic-level configs;
 //! - `server`: listeners, accept loops, background log maintenance, shutdown;
-//! - `connection`: one client connection, frame in, response out;
+//! - `connection`: one client connection, TLS handshake, frame in, response out;
+//! - `session`: who the client is (peer, listener, principal), all handlers see of a connection;
+//! - `tls`: an SSL listener's rustls server, keystores, principals, dev certificates;
 //! - `handlers`: one module per Kafka API, pure functions of (context, request);
 //! - `topics`: the topic registry and partitions (the replication seam lives there);
 //! - `context`: what handlers may read; `producer_ids`, `cluster_meta`: small persisted state.
@@ -17,6 +19,8 @@ mod groups;
 mod handlers;
 mod producer_ids;
 pub mod server;
+pub mod session;
+pub mod tls;
 pub mod topics;
 
 pub use server::{Broker, BrokerError};

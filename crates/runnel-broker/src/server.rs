@@ -1,5 +1,11 @@
 //! The broker process: open storage, bind listeners, serve connections, shut down cleanly.
 //!
+//! Listeners: every entry of `listeners` (minus controller listeners) is bound, each with its
+//! own accept loop. PLAINTEXT listeners serve as they are; SSL listeners get their TLS server
+//! built from their `ssl.*` settings at startup, so a bad keystore stops the broker before it
+//! serves anything. SASL_PLAINTEXT and SASL_SSL listeners are refused at startup until SASL
+//! exists, never served as something weaker. Each listener is advertised under its own name.
+//!
 //! Shutdown follows mini-redis: one `CancellationToken` is cancelled (by SIGTERM/Ctrl-C in
 //! the binary, or by a test); accept loops stop, each connection finishes the request it is
 //! answering and exits, the `JoinSet` of connection tasks drains within a bound, and only
@@ -15,11 +21,13 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::listener::SecurityProtocol;
+use crate::config::listener::{Listener, SecurityProtocol};
 use crate::config::BrokerConfig;
-use crate::context::{now_ms, AdvertisedEndpoint, BrokerContext};
+use crate::connection::ServedListener;
+use crate::context::{now_ms, AdvertisedEndpoint, AdvertisedListeners, BrokerContext};
 use crate::groups::{GroupLoadError, GroupService};
 use crate::producer_ids::{ProducerIdAllocator, ProducerIdError};
+use crate::tls::ListenerTls;
 use crate::topics::{TopicError, TopicRegistry};
 use crate::{cluster_meta, connection};
 
@@ -46,10 +54,13 @@ pub enum BrokerError {
     Listener { listener: String, reason: String },
 }
 
+/// The issue that tracks SASL; named in the startup error of a SASL listener.
+pub const SASL_TRACKING_ISSUE: &str = "issue 6 (SASL and ACLs)";
+
 /// A broker with its storage open and its listeners bound, not yet serving.
 pub struct Broker {
     ctx: Arc<BrokerContext>,
-    listeners: Vec<TcpListener>,
+    listeners: Vec<(TcpListener, Arc<ServedListener>)>,
 }
 
 impl Broker {
@@ -64,28 +75,26 @@ impl Broker {
         let producer_ids = ProducerIdAllocator::open(&log_dir)?;
         let groups = GroupService::load(&config, &topics)?;
 
-        let mut listeners = Vec::new();
+        // TLS first: a bad keystore should fail before any port is taken.
+        let mut served = Vec::new();
         for listener in &config.listeners {
+            served.push(served_listener(&config, listener)?);
+        }
+        let mut listeners = Vec::new();
+        let mut advertised = Vec::new();
+        for (listener, served) in config.listeners.iter().zip(served) {
             let shown = listener.connection_string();
-            if listener.security_protocol != SecurityProtocol::Plaintext {
-                return Err(BrokerError::Listener {
-                    listener: shown,
-                    reason: format!(
-                        "security protocol {} is not supported yet; use PLAINTEXT",
-                        listener.security_protocol.name()
-                    ),
-                });
-            }
             let bound = TcpListener::bind(listener.bind_address())
                 .await
-                .map_err(|error| BrokerError::Listener { listener: shown, reason: error.to_string() })?;
-            listeners.push(bound);
+                .map_err(|error| BrokerError::Listener { listener: shown.clone(), reason: error.to_string() })?;
+            let local = bound.local_addr().map_err(|error| BrokerError::Listener { listener: shown, reason: error.to_string() })?;
+            if let Some(endpoint) = advertised_endpoint(&config, listener, local) {
+                advertised.push((listener.name.clone(), endpoint));
+            }
+            tracing::info!(listener = %listener.name, protocol = listener.security_protocol.name(), address = %local, "listening");
+            listeners.push((bound, Arc::new(served)));
         }
-        let first_bound = listeners[0].local_addr().map_err(|error| BrokerError::Listener {
-            listener: config.listeners[0].connection_string(),
-            reason: error.to_string(),
-        })?;
-        let advertised = advertised_endpoint(&config, first_bound);
+        let advertised = AdvertisedListeners::new(advertised);
         let ctx = Arc::new(BrokerContext {
             node_id: config.node_id,
             config,
@@ -98,8 +107,14 @@ impl Broker {
         Ok(Self { ctx, listeners })
     }
 
+    /// The bound address of every listener, in `listeners` order.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.listeners.iter().filter_map(|listener| listener.local_addr().ok()).collect()
+        self.listeners.iter().filter_map(|(listener, _)| listener.local_addr().ok()).collect()
+    }
+
+    /// The bound address of the listener called `name` (upper-cased, as in `listeners`).
+    pub fn local_addr_of(&self, name: &str) -> Option<SocketAddr> {
+        self.listeners.iter().find(|(_, served)| &*served.name == name).and_then(|(listener, _)| listener.local_addr().ok())
     }
 
     pub fn log_dir(&self) -> &std::path::Path {
@@ -111,8 +126,8 @@ impl Broker {
         let mut background = JoinSet::new();
         let max_connections = usize::try_from(self.ctx.config.max_connections).unwrap_or(0).min(Semaphore::MAX_PERMITS);
         let slots = Arc::new(Semaphore::new(max_connections));
-        for listener in self.listeners {
-            background.spawn(accept_loop(self.ctx.clone(), listener, slots.clone(), shutdown.clone()));
+        for (listener, served) in self.listeners {
+            background.spawn(accept_loop(self.ctx.clone(), listener, served, slots.clone(), shutdown.clone()));
         }
         background.spawn(log_maintenance(self.ctx.clone(), shutdown.clone()));
         let ctx = self.ctx.clone();
@@ -139,6 +154,7 @@ impl Broker {
 async fn accept_loop(
     ctx: Arc<BrokerContext>,
     listener: TcpListener,
+    served: Arc<ServedListener>,
     slots: Arc<Semaphore>,
     shutdown: CancellationToken,
 ) {
@@ -152,7 +168,7 @@ async fn accept_loop(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    let serve = connection::serve(ctx.clone(), stream, peer, shutdown.clone());
+                    let serve = connection::serve(ctx.clone(), stream, peer, served.clone(), shutdown.clone());
                     connections.spawn(async move {
                         serve.await;
                         drop(slot);
@@ -234,16 +250,41 @@ fn run_chore(ctx: &BrokerContext, chore: Chore, now: i64) {
     }
 }
 
-/// Where clients are told to connect: advertised.listeners when set, else the listener
-/// itself, with the real port when the listener asked for an ephemeral one.
-fn advertised_endpoint(config: &BrokerConfig, bound: SocketAddr) -> AdvertisedEndpoint {
-    let listener = &config.listeners[0];
-    let advertised = config
-        .advertised_endpoints()
-        .into_iter()
-        .find(|advertised| advertised.name == listener.name)
-        .unwrap_or_else(|| listener.with_wildcard_resolved(&bound.ip().to_string()));
+/// What a connection needs of its listener; for SSL, the TLS server built from its settings.
+fn served_listener(config: &BrokerConfig, listener: &Listener) -> Result<ServedListener, BrokerError> {
+    let fail = |reason: String| BrokerError::Listener { listener: listener.connection_string(), reason };
+    let tls = match listener.security_protocol {
+        SecurityProtocol::Plaintext => None,
+        SecurityProtocol::Ssl => {
+            let ssl = config.listener_ssl(listener).map_err(|error| fail(error.to_string()))?;
+            if !ssl.dropped_protocols.is_empty() {
+                tracing::warn!(
+                    listener = %listener.name,
+                    "ssl.enabled.protocols: {} not offered (rustls implements TLSv1.2 and TLSv1.3 only; Java disables the older ones too)",
+                    ssl.dropped_protocols.join(", ")
+                );
+            }
+            Some(ListenerTls::build(&ssl).map_err(|error| fail(error.to_string()))?)
+        }
+        protocol @ (SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl) => {
+            return Err(fail(format!(
+                "security protocol {} is not supported yet: Runnel has no SASL authentication until {SASL_TRACKING_ISSUE} \
+                 lands; use PLAINTEXT, or SSL with client certificates (ssl.client.auth=required)",
+                protocol.name()
+            )));
+        }
+    };
+    Ok(ServedListener { name: Arc::from(listener.name.as_str()), security_protocol: listener.security_protocol, tls })
+}
+
+/// Where clients of `listener` are told to connect: its advertised.listeners entry (same
+/// name; advertised.listeners defaults to listeners), with the bound port when that entry asks
+/// for port 0 and the bound address when its host is a wildcard. `None` when the listener is
+/// not advertised: Kafka then gives clients of that listener no broker address.
+fn advertised_endpoint(config: &BrokerConfig, listener: &Listener, bound: SocketAddr) -> Option<AdvertisedEndpoint> {
+    let advertised = config.advertised_listeners.iter().find(|advertised| advertised.name == listener.name)?;
+    let advertised = advertised.with_wildcard_resolved(&crate::config::local_hostname());
     let host = advertised.host.unwrap_or_else(|| bound.ip().to_string());
     let port = if advertised.port == 0 { bound.port() } else { advertised.port };
-    AdvertisedEndpoint { host, port: i32::from(port) }
+    Some(AdvertisedEndpoint { host, port: i32::from(port) })
 }

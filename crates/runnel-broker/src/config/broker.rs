@@ -195,7 +195,7 @@ fn build(raw: BTreeMap<String, (String, Origin)>) -> Result<(BrokerConfig, Vec<C
         values.insert(spec.name, value);
     }
     for (key, (_, origin)) in &raw {
-        if catalog::broker_key(key).is_some() {
+        if catalog::broker_key(key).is_some() || super::ssl::is_honoured_ssl_key(key) {
             continue;
         }
         let warning = match catalog::classify_untyped(key) {

@@ -7,7 +7,8 @@
 //! key Runnel does not act on, is a [`ConfigWarning`] for the binary to log.
 //!
 //! Module map: `properties` (file syntax), `value` (types, validators, Kafka's error wording),
-//! `catalog` (broker keys), `listener` (listener URIs), `broker` (`BrokerConfig`), `topic`
+//! `catalog` (broker keys), `listener` (listener URIs), `ssl` (an SSL listener's `ssl.*` keys),
+//! `broker` (`BrokerConfig`), `topic`
 //! (topic configs), `describe` (DescribeConfigs entries), `alter` (AlterConfigs operations),
 //! `policy` (enumerated values).
 //!
@@ -56,13 +57,23 @@
 //! | offsets.retention.check.interval.ms | 600000 | |
 //! | offset.metadata.max.bytes | 4096 | |
 //! | producer.id.expiration.ms | 86400000 | |
+//! | ssl.keystore.type / ssl.truststore.type | JKS | PEM and PKCS12 are read; a JKS file is refused with how to convert it |
+//! | ssl.keystore.location, ssl.keystore.password, ssl.key.password | none | PEM: key + chain in one file, key PKCS#8 (encrypted with ssl.key.password) |
+//! | ssl.keystore.key, ssl.keystore.certificate.chain | none | inline PEM |
+//! | ssl.truststore.location, ssl.truststore.password, ssl.truststore.certificates | none | CA certificates for client certificates |
+//! | ssl.client.auth | none | none, requested, required |
+//! | ssl.enabled.protocols | TLSv1.2,TLSv1.3 | older versions are dropped (rustls has none) |
+//! | ssl.principal.mapping.rules | DEFAULT | Kafka's RULE:pattern/replacement/[LU] syntax |
+//!
+//! Every ssl key may be set per listener as `listener.name.<name>.ssl.*`, which wins (see `ssl`).
 //!
 //! Accepted without effect (validated with Kafka's type and range, reported by DescribeConfigs,
 //! warned about when set): thread counts (num.io.threads, num.network.threads, background.threads,
 //! num.recovery.threads.per.data.dir = 2 in Kafka 4.0), socket buffers, log.cleaner.*,
 //! log.roll.jitter.*, log.preallocate, compression levels, transaction.*, process.roles, and the
 //! rest of `catalog::BROKER_KEYS` marked `NoEffect`. Accepted by name only: KRaft quorum keys
-//! (controller.*), ssl.*, sasl.*, listener.name.*, replication, quota and metrics keys,
+//! (controller.*), the other ssl.* keys (cipher suites, providers, algorithms), sasl.*,
+//! the other listener.name.* keys, replication, quota and metrics keys,
 //! zookeeper.* and the keys Kafka 4.0 removed (log.message.format.version,
 //! log.message.downconversion.enable, log.message.timestamp.difference.max.ms). Anything else is
 //! unknown (a warning, with a did-you-mean for near misses).
@@ -80,6 +91,7 @@ pub mod describe;
 pub mod listener;
 pub mod policy;
 pub mod properties;
+pub mod ssl;
 pub mod topic;
 mod typed;
 pub mod value;

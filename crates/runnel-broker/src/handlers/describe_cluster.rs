@@ -1,4 +1,5 @@
-//! DescribeCluster: this broker, as the whole cluster.
+//! DescribeCluster: this broker, as the whole cluster, at the address advertised for the
+//! listener the request came in on (no broker when that listener is not advertised).
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
@@ -8,11 +9,12 @@ use runnel_protocol::kafka_protocol;
 
 use crate::context::BrokerContext;
 use crate::handlers::authorized_operations::{CLUSTER_ALL, NOT_REQUESTED};
+use crate::session::Caller;
 
 /// Kafka's endpoint type for brokers (2 is controllers).
 const ENDPOINT_TYPE_BROKERS: i8 = 1;
 
-pub fn handle(ctx: &BrokerContext, request: &DescribeClusterRequest, version: i16) -> DescribeClusterResponse {
+pub fn handle(ctx: &BrokerContext, request: &DescribeClusterRequest, version: i16, caller: &Caller<'_>) -> DescribeClusterResponse {
     let response = DescribeClusterResponse::default()
         .with_endpoint_type(ENDPOINT_TYPE_BROKERS)
         .with_cluster_id(StrBytes::from_string(ctx.cluster_id.clone()))
@@ -22,12 +24,19 @@ pub fn handle(ctx: &BrokerContext, request: &DescribeClusterRequest, version: i1
             .with_error_code(ResponseError::UnsupportedEndpointType.code())
             .with_error_message(Some(StrBytes::from_static_str("The broker does not serve controller endpoints.")));
     }
-    let broker = DescribeClusterBroker::default()
-        .with_broker_id(BrokerId(ctx.node_id))
-        .with_host(StrBytes::from_string(ctx.advertised.host.clone()))
-        .with_port(ctx.advertised.port);
+    let brokers = ctx
+        .advertised
+        .get(&caller.session.listener)
+        .map(|endpoint| {
+            DescribeClusterBroker::default()
+                .with_broker_id(BrokerId(ctx.node_id))
+                .with_host(StrBytes::from_string(endpoint.host.clone()))
+                .with_port(endpoint.port)
+        })
+        .into_iter()
+        .collect();
     response
-        .with_brokers(vec![broker])
+        .with_brokers(brokers)
         .with_cluster_authorized_operations(if request.include_cluster_authorized_operations {
             CLUSTER_ALL
         } else {

@@ -1,5 +1,6 @@
 //! FindCoordinator: this broker coordinates every group (one node owns every
-//! `__consumer_offsets` partition). Transactions have no coordinator yet.
+//! `__consumer_offsets` partition), at the address advertised for the listener the request
+//! came in on (none: COORDINATOR_NOT_AVAILABLE, as Kafka). Transactions have no coordinator yet.
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
@@ -8,11 +9,13 @@ use kafka_protocol::protocol::StrBytes;
 use runnel_protocol::kafka_protocol;
 
 use crate::context::BrokerContext;
+use crate::session::Caller;
 
 const KEY_TYPE_GROUP: i8 = 0;
 
-pub fn handle(ctx: &BrokerContext, request: FindCoordinatorRequest, version: i16) -> FindCoordinatorResponse {
+pub fn handle(ctx: &BrokerContext, request: FindCoordinatorRequest, version: i16, caller: &Caller<'_>) -> FindCoordinatorResponse {
     let setup = ctx.groups.ensure_offsets_topic(&ctx.config, &ctx.topics);
+    let endpoint = ctx.advertised.get(&caller.session.listener);
     let answer = |key: StrBytes| -> Coordinator {
         let coordinator = Coordinator::default().with_key(key).with_node_id(BrokerId(-1)).with_host(StrBytes::new()).with_port(-1);
         if request.key_type != KEY_TYPE_GROUP {
@@ -26,10 +29,15 @@ pub fn handle(ctx: &BrokerContext, request: FindCoordinatorRequest, version: i16
                 .with_error_code(ResponseError::CoordinatorNotAvailable.code())
                 .with_error_message(Some(StrBytes::from_string(error.to_string())));
         }
+        let Some(endpoint) = endpoint else {
+            return coordinator.with_error_code(ResponseError::CoordinatorNotAvailable.code()).with_error_message(Some(
+                StrBytes::from_string(format!("listener {} is not advertised", caller.session.listener)),
+            ));
+        };
         coordinator
             .with_node_id(BrokerId(ctx.node_id))
-            .with_host(StrBytes::from_string(ctx.advertised.host.clone()))
-            .with_port(ctx.advertised.port)
+            .with_host(StrBytes::from_string(endpoint.host.clone()))
+            .with_port(endpoint.port)
     };
     if version >= 4 {
         let coordinators = request.coordinator_keys.iter().cloned().map(answer).collect();

@@ -1,8 +1,6 @@
 //! The consumer-group APIs: each request is handed to the group service, which runs the
 //! coordinator state machine and answers when the coordinator does.
 
-use std::net::SocketAddr;
-
 use kafka_protocol::messages::{RequestKind, ResponseKind};
 use runnel_coordinator::{Request, Response};
 use runnel_protocol::kafka_protocol;
@@ -11,12 +9,7 @@ use tokio_util::sync::CancellationToken;
 use super::authorized_operations::{GROUP_ALL, NOT_REQUESTED};
 use crate::context::BrokerContext;
 use crate::groups::GroupService;
-
-/// Who sent a request, for what Kafka stores with a group member.
-pub struct Caller<'a> {
-    pub client_id: &'a str,
-    pub peer: SocketAddr,
-}
+use crate::session::Caller;
 
 /// `None` when the request is not a group API (the caller dispatches it elsewhere) or when
 /// shutdown came before the coordinator answered.
@@ -28,7 +21,7 @@ pub fn to_coordinator(ctx: &BrokerContext, request: RequestKind, version: i16, c
             api_version,
             client_id: caller.client_id.to_string(),
             // Kafka stores the host as Java's InetAddress.toString() prints it.
-            client_host: format!("/{}", caller.peer.ip()),
+            client_host: format!("/{}", caller.session.peer.ip()),
         },
         RequestKind::SyncGroup(request) => Request::SyncGroup { request, api_version },
         RequestKind::Heartbeat(request) => Request::Heartbeat { request, api_version },

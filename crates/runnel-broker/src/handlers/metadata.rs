@@ -1,4 +1,6 @@
-//! Metadata: brokers, topics and partition leaders, with auto topic creation.
+//! Metadata: brokers, topics and partition leaders, with auto topic creation. The broker's
+//! address is the one advertised for the listener the request came in on, as in Kafka; a
+//! client on a listener that is not advertised sees no broker and LISTENER_NOT_FOUND leaders.
 
 use std::sync::Arc;
 
@@ -13,9 +15,15 @@ use uuid::Uuid;
 
 use crate::context::{now_ms, BrokerContext};
 use crate::handlers::authorized_operations::{CLUSTER_ALL, NOT_REQUESTED, TOPIC_ALL};
+use crate::session::Caller;
 use crate::topics::{NewTopic, Topic, TopicError, LEADER_EPOCH};
 
-pub fn handle(ctx: &BrokerContext, request: MetadataRequest, version: i16) -> MetadataResponse {
+/// Kafka reports an unadvertised listener as LISTENER_NOT_FOUND from Metadata v6 on, and as
+/// LEADER_NOT_AVAILABLE before.
+const LISTENER_NOT_FOUND_MIN_VERSION: i16 = 6;
+
+pub fn handle(ctx: &BrokerContext, request: MetadataRequest, version: i16, caller: &Caller<'_>) -> MetadataResponse {
+    let endpoint = ctx.advertised.get(&caller.session.listener);
     let allow_auto_create = version < 4 || request.allow_auto_topic_creation;
     let include_topic_ops = version >= 8 && request.include_topic_authorized_operations;
     let topics = match request.topics {
@@ -36,19 +44,24 @@ pub fn handle(ctx: &BrokerContext, request: MetadataRequest, version: i16) -> Me
     let topics = topics
         .into_iter()
         .map(|found| match found {
-            Ok(topic) => describe_topic(ctx, &topic, include_topic_ops, version),
+            Ok(topic) => describe_topic(ctx, &topic, include_topic_ops, version, endpoint.is_some()),
             Err(error) => error,
         })
         .collect();
-    let broker = MetadataResponseBroker::default()
-        .with_node_id(BrokerId(ctx.node_id))
-        .with_host(StrBytes::from_string(ctx.advertised.host.clone()))
-        .with_port(ctx.advertised.port);
+    let brokers = endpoint
+        .map(|endpoint| {
+            MetadataResponseBroker::default()
+                .with_node_id(BrokerId(ctx.node_id))
+                .with_host(StrBytes::from_string(endpoint.host.clone()))
+                .with_port(endpoint.port)
+        })
+        .into_iter()
+        .collect();
     let cluster_ops =
         if (8..=10).contains(&version) && request.include_cluster_authorized_operations { CLUSTER_ALL } else { NOT_REQUESTED };
     // The codec refuses to encode a field the version lacks unless it holds its default,
     // so every versioned field is set only where the version has it.
-    let mut response = MetadataResponse::default().with_brokers(vec![broker]).with_topics(topics);
+    let mut response = MetadataResponse::default().with_brokers(brokers).with_topics(topics);
     if version >= 1 {
         response.controller_id = BrokerId(ctx.node_id);
     }
@@ -86,15 +99,21 @@ fn lookup_or_create(ctx: &BrokerContext, name: TopicName, allow_auto_create: boo
     }
 }
 
-fn describe_topic(ctx: &BrokerContext, topic: &Topic, include_ops: bool, version: i16) -> MetadataResponseTopic {
+fn describe_topic(ctx: &BrokerContext, topic: &Topic, include_ops: bool, version: i16, reachable: bool) -> MetadataResponseTopic {
     let node = BrokerId(ctx.node_id);
+    let (leader, error_code) = match (reachable, version >= LISTENER_NOT_FOUND_MIN_VERSION) {
+        (true, _) => (node, 0),
+        (false, true) => (BrokerId(-1), ResponseError::ListenerNotFound.code()),
+        (false, false) => (BrokerId(-1), ResponseError::LeaderNotAvailable.code()),
+    };
     let partitions = topic
         .partitions
         .iter()
         .map(|partition| {
             MetadataResponsePartition::default()
+                .with_error_code(error_code)
                 .with_partition_index(partition.index)
-                .with_leader_id(node)
+                .with_leader_id(leader)
                 .with_leader_epoch(if version >= 7 { LEADER_EPOCH } else { -1 })
                 .with_replica_nodes(vec![node])
                 .with_isr_nodes(vec![node])

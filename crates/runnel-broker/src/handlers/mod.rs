@@ -38,7 +38,7 @@ pub enum Reply {
     Close,
 }
 
-pub use groups::Caller;
+pub use crate::session::Caller;
 
 pub async fn handle(
     ctx: &BrokerContext,
@@ -58,7 +58,7 @@ pub async fn handle(
     };
     let response = match request {
         RequestKind::ApiVersions(r) => ResponseKind::ApiVersions(api_versions::handle(&r, version)),
-        RequestKind::Metadata(r) => ResponseKind::Metadata(metadata::handle(ctx, r, version)),
+        RequestKind::Metadata(r) => ResponseKind::Metadata(metadata::handle(ctx, r, version, caller)),
         RequestKind::Produce(r) => match produce::handle(ctx, r, version) {
             Some(response) => ResponseKind::Produce(response),
             None => return Reply::Silent,
@@ -73,12 +73,16 @@ pub async fn handle(
         RequestKind::IncrementalAlterConfigs(r) => {
             ResponseKind::IncrementalAlterConfigs(incremental_alter_configs::handle(ctx, r))
         }
-        RequestKind::DescribeCluster(r) => ResponseKind::DescribeCluster(describe_cluster::handle(ctx, &r, version)),
+        RequestKind::DescribeCluster(r) => {
+            ResponseKind::DescribeCluster(describe_cluster::handle(ctx, &r, version, caller))
+        }
         RequestKind::OffsetForLeaderEpoch(r) => {
             ResponseKind::OffsetForLeaderEpoch(offset_for_leader_epoch::handle(ctx, r))
         }
         RequestKind::InitProducerId(r) => ResponseKind::InitProducerId(init_producer_id::handle(ctx, &r)),
-        RequestKind::FindCoordinator(r) => ResponseKind::FindCoordinator(find_coordinator::handle(ctx, r, version)),
+        RequestKind::FindCoordinator(r) => {
+            ResponseKind::FindCoordinator(find_coordinator::handle(ctx, r, version, caller))
+        }
         _ => {
             // The connection only decodes APIs in the supported table, so this is a table
             // entry without a handler: a bug, answered by closing like any unusable request.

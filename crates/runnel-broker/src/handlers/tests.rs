@@ -183,10 +183,15 @@ async fn every_served_version_of_every_api_encodes() {
     let new = NewTopic { name: TOPIC.into(), partitions: 2, configs: Default::default() };
     ctx.topics.create(new, false, now_ms()).unwrap();
     let shutdown = CancellationToken::new();
+    let session = crate::session::Session::anonymous(
+        "127.0.0.1:1".parse().unwrap(),
+        "PLAINTEXT".into(),
+        crate::config::SecurityProtocol::Plaintext,
+    );
     for support in SUPPORTED_APIS {
         for version in support.served_min..=support.max {
             let request = request_for(support.key, version);
-            let caller = super::Caller { client_id: "encode-test", peer: "127.0.0.1:1".parse().unwrap() };
+            let caller = super::Caller { client_id: "encode-test", session: &session };
             let response = match handle(&ctx, request, version, &caller, &shutdown).await {
                 Reply::Respond(response) => response,
                 Reply::Silent | Reply::Close => panic!("{:?} v{version} gave no response", support.key),

@@ -226,7 +226,7 @@ fn kafka_keys_runnel_ignores_get_a_softer_warning() {
         ("num.network.threads", "3"),
         ("zookeeper.connect", "localhost:2181"),
         ("log.message.format.version", "3.0"),
-        ("ssl.keystore.location", "/x"),
+        ("ssl.cipher.suites", "TLS_AES_128_GCM_SHA256"),
     ])
     .expect("loads");
     assert_eq!(warnings.len(), 6, "{warnings:?}");

@@ -4,6 +4,7 @@ mod broker;
 mod describe;
 mod listener;
 mod properties;
+mod ssl;
 mod topic;
 mod value;
 
