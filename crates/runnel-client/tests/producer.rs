@@ -624,6 +624,21 @@ async fn invalid_topic_name_fails_without_waiting() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn negative_timestamp_or_partition_is_refused_at_send() {
+    bounded(async {
+        let (bootstrap, _guard) = test_bootstrap().await;
+        let producer = Producer::new(config(&bootstrap)).await.unwrap();
+        let topic = unique_name("neg");
+        let error = producer.send(ProducerRecord::new(&topic).timestamp(-5).value("v")).await.err().expect("refused");
+        assert_eq!(error.code(), Some(32), "INVALID_TIMESTAMP: {error}");
+        let error = producer.send(ProducerRecord::new(&topic).partition(-1).value("v")).await.err().expect("refused");
+        assert!(matches!(error, Error::NotFound(_)), "{error}");
+        producer.close().await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_partition_times_out_after_max_block() {
     bounded(async {
         let (bootstrap, _guard) = test_bootstrap().await;

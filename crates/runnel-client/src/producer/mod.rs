@@ -58,9 +58,13 @@ pub use serializer::{RawSerializer, Serializer, TypedProducer};
 
 /// Kafka's error code for a record larger than `max.request.size` (or the broker's limit).
 pub const MESSAGE_TOO_LARGE: i16 = 10;
+/// Kafka's error code for an invalid topic name.
+const INVALID_TOPIC_EXCEPTION: i16 = 17;
+/// Kafka's error code for a timestamp it refuses.
+const INVALID_TIMESTAMP: i16 = 32;
 /// Metadata errors after which `send` stops waiting for a topic.
 const TOPIC_FATAL_CODES: [i16; 2] = [
-    17, // INVALID_TOPIC_EXCEPTION
+    INVALID_TOPIC_EXCEPTION,
     29, // TOPIC_AUTHORIZATION_FAILED
 ];
 /// Extra time `close` allows beyond `delivery.timeout.ms` for the last responses.
@@ -208,7 +212,18 @@ impl Producer {
             return Err(Error::Closed);
         }
         if record.topic.is_empty() {
-            return Err(Error::kafka(17, Some("the topic name is empty".into()), "send"));
+            return Err(Error::kafka(INVALID_TOPIC_EXCEPTION, Some("the topic name is empty".into()), "send"));
+        }
+        // Kafka's ProducerRecord refuses these before anything is sent.
+        if let Some(timestamp) = record.timestamp.filter(|&t| t < 0) {
+            return Err(Error::kafka(
+                INVALID_TIMESTAMP,
+                Some(format!("Invalid timestamp: {timestamp}. Timestamp should always be non-negative or null.")),
+                "send",
+            ));
+        }
+        if let Some(partition) = record.partition.filter(|&p| p < 0) {
+            return Err(Error::NotFound(format!("Invalid partition given with record: {partition}")));
         }
         let deadline = Instant::now() + Duration::from_millis(config.max_block_ms);
         let (partition_count, available) = self.wait_for_topic(&record.topic, record.partition, deadline).await?;
