@@ -582,10 +582,16 @@ async fn batch_too_large_for_the_broker_is_split_and_reported_per_record() {
             }
         }
         // Later records still go through (a new epoch restarts the sequences).
-        producer.send(ProducerRecord::new(&topic).partition(0).value("after")).await.unwrap().await.unwrap();
+        let after = producer.send(ProducerRecord::new(&topic).partition(0).value("after")).await.unwrap();
+        producer.flush().await.unwrap();
+        after.await.unwrap();
         producer.close().await.unwrap();
         let stored = read_partition(&cluster, &topic, 0, 6).await;
         assert_eq!(values(&stored), vec!["small-0", "small-1", "small-2", "small-4", "small-5", "after"]);
+        // The failed record's sequence was spent, so the producer moved to a new epoch, as
+        // Kafka's idempotent producer does, instead of leaving a gap the broker would refuse.
+        assert_eq!(stored[5].producer_id, stored[0].producer_id);
+        assert_eq!(stored[5].producer_epoch, stored[0].producer_epoch + 1, "{stored:?}");
     })
     .await;
 }
