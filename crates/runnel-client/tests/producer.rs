@@ -528,6 +528,32 @@ async fn retry_after_a_lost_response_is_deduplicated_only_when_idempotent() {
                 assert_eq!(values(&stored), vec!["once", "once"], "without idempotence the retry duplicates");
             }
         }
+
+        // Several batches in flight when the connection drops: every one is retried with its
+        // sequence, in order, and each record is stored exactly once, in send order.
+        let topic = unique_name("lost-many");
+        create_topic(&cluster, &topic, 1, &[]).await;
+        let mut config = config(&proxy.addr);
+        config.batch_size = 300;
+        config.linger_ms = 0;
+        let producer = Producer::new(config).await.unwrap();
+        producer.send(ProducerRecord::new(&topic).partition(0).value("warm-up")).await.unwrap().await.unwrap();
+        proxy.armed.store(true, Ordering::SeqCst);
+        let mut deliveries = Vec::new();
+        for i in 0..60 {
+            deliveries.push(producer.send(ProducerRecord::new(&topic).partition(0).value(format!("m{i:02}"))).await.unwrap());
+        }
+        let mut offsets = Vec::new();
+        for delivery in deliveries {
+            offsets.push(delivery.await.unwrap().offset);
+        }
+        assert!(!proxy.armed.load(Ordering::SeqCst), "the proxy lost a response");
+        producer.close().await.unwrap();
+        let stored = read_partition(&cluster, &topic, 0, 61).await;
+        let expected: Vec<String> =
+            std::iter::once("warm-up".to_string()).chain((0..60).map(|i| format!("m{i:02}"))).collect();
+        assert_eq!(values(&stored), expected);
+        assert_eq!(offsets, (1..61).collect::<Vec<i64>>(), "each record reports the offset it is stored at");
     })
     .await;
 }
