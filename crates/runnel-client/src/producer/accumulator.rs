@@ -96,7 +96,7 @@ impl ProducerBatch {
             records: Vec::new(),
             size_bytes: BATCH_HEADER_BYTES,
             created_at: now,
-            deadline: now + delivery_timeout,
+            deadline: super::later(now, delivery_timeout),
             attempts: 0,
             retry_at: None,
             closed: false,
@@ -377,7 +377,7 @@ impl Accumulator {
         }
         let retry = head.attempts > 0;
         let full = queue.batches.len() > 1 || head.is_full(self.config.batch_size);
-        let linger_due = head.created_at + self.config.linger;
+        let linger_due = super::later(head.created_at, self.config.linger);
         if retry || full || self.flushes > 0 || self.closing || linger_due <= now {
             Ok(true)
         } else {

@@ -225,7 +225,7 @@ impl Producer {
         if let Some(partition) = record.partition.filter(|&p| p < 0) {
             return Err(Error::NotFound(format!("Invalid partition given with record: {partition}")));
         }
-        let deadline = Instant::now() + Duration::from_millis(config.max_block_ms);
+        let deadline = later(Instant::now(), Duration::from_millis(config.max_block_ms));
         let (partition_count, available) = self.wait_for_topic(&record.topic, record.partition, deadline).await?;
 
         let ProducerRecord { topic, partition, key, value, headers, timestamp } = record;
@@ -309,7 +309,7 @@ impl Producer {
                 }));
             }
             if refreshed {
-                tokio::time::sleep_until(deadline.min(now + backoff).into()).await;
+                tokio::time::sleep_until(deadline.min(later(now, backoff)).into()).await;
             }
             refreshed = true;
             let topics = [topic.to_string()];
@@ -390,6 +390,14 @@ fn too_large(size: usize, limit: usize, setting: &str) -> Error {
     )
 }
 
+/// `instant + duration`, saturating far in the future instead of overflowing (timeouts come
+/// from configuration and may be set to "forever", e.g. `max.block.ms=9223372036854775807`).
+fn later(instant: Instant, duration: Duration) -> Instant {
+    /// About thirty years: "never" for a producer.
+    const FAR_FUTURE: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
+    instant.checked_add(duration.min(FAR_FUTURE)).unwrap_or(instant)
+}
+
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
@@ -417,4 +425,25 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Every critical section leaves the state consistent between statements that cannot
     // panic on input, so a poisoned lock is still usable.
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_saturates_instead_of_overflowing_on_forever_timeouts() {
+        let now = Instant::now();
+        assert!(later(now, Duration::from_millis(u64::MAX)) > later(now, Duration::from_secs(3600)));
+        assert_eq!(later(now, Duration::from_millis(5)), now + Duration::from_millis(5));
+    }
+
+    #[test]
+    fn replicated_errors_keep_code_and_text() {
+        let original = Error::kafka(10, Some("too big".into()), "produce to t-0");
+        let copy = replicate_error(&original);
+        assert_eq!((copy.code(), copy.to_string()), (original.code(), original.to_string()));
+        let io = Error::Io { broker: "b:1".into(), source: std::io::Error::new(std::io::ErrorKind::BrokenPipe, "gone") };
+        assert_eq!(replicate_error(&io).to_string(), io.to_string());
+    }
 }

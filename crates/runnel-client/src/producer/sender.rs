@@ -26,7 +26,7 @@ use kafka_protocol::protocol::StrBytes;
 use super::accumulator::{ProducerBatch, ProducerIdentity, TopicPartition};
 use super::config::Acks;
 use super::record::RecordMetadata;
-use super::{lock, replicate_error, Shared};
+use super::{later, lock, replicate_error, Shared};
 use crate::conn::Connection;
 use crate::error::{Error, Result};
 
@@ -366,7 +366,7 @@ impl Sender {
                     }
                     Err(error) => {
                         tracing::debug!("producer cannot connect to broker {node}: {error}");
-                        self.connect_retry_at.insert(node, now + self.backoff(1));
+                        self.connect_retry_at.insert(node, later(now, self.backoff(1)));
                         self.metadata_wanted = true;
                     }
                 }
@@ -377,7 +377,7 @@ impl Sender {
                     tracing::debug!("producer metadata refresh failed: {error}");
                     self.metadata_wanted = true;
                 }
-                self.metadata_retry_at = Some(now + self.backoff(1));
+                self.metadata_retry_at = Some(later(now, self.backoff(1)));
             }
             Event::ProducerId(result) => {
                 self.identity_pending = false;
@@ -389,7 +389,7 @@ impl Sender {
                     }
                     Err(error) if is_network_error(&error) || error.is_retriable() => {
                         self.identity_failures = self.identity_failures.saturating_add(1);
-                        self.identity_retry_at = Some(now + self.backoff(self.identity_failures));
+                        self.identity_retry_at = Some(later(now, self.backoff(self.identity_failures)));
                         tracing::debug!("InitProducerId failed, will retry: {error}");
                     }
                     Err(error) => self.fatal(error),
@@ -531,7 +531,7 @@ impl Sender {
                 batch.partition,
                 batch.attempts
             );
-            let retry_at = now + self.backoff(batch.attempts);
+            let retry_at = later(now, self.backoff(batch.attempts));
             lock(&self.shared.accumulator).reenqueue(batch, retry_at);
             return;
         }
@@ -549,7 +549,7 @@ impl Sender {
             Ok(RecordMetadata {
                 topic: topic.clone(),
                 partition,
-                offset: if base_offset >= 0 { base_offset + index as i64 } else { -1 },
+                offset: if base_offset >= 0 { base_offset.saturating_add(index as i64) } else { -1 },
                 timestamp: if log_append_time_ms >= 0 { log_append_time_ms } else { data.timestamp },
             })
         });
