@@ -378,7 +378,7 @@ async fn assigned_partitions_commit_with_a_group_and_resume_from_it() {
     cfg.enable_auto_commit = false;
     let mut first = Consumer::new(cfg.clone()).await.unwrap();
     first.assign([tp.clone()]).unwrap();
-    assert_eq!(poll_records(&mut first, 4).await.len() >= 4, true);
+    assert!(poll_records(&mut first, 4).await.len() >= 4);
     first.commit_offsets([(tp.clone(), 4i64)]).await.unwrap();
     first.close().await.unwrap();
     let mut second = Consumer::new(cfg).await.unwrap();
@@ -662,4 +662,87 @@ async fn more_partitions_start_a_rebalance_that_assigns_them() {
         consumer.poll(POLL).await.unwrap();
     }
     consumer.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_keep_an_idle_member_in_the_group_past_its_session_timeout() {
+    let f = fixture().await;
+    let topic = create_topic(&f, 1).await;
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let mut cfg = config(&f, Some(&unique_name("g-idle")));
+    cfg.session_timeout_ms = 6_000;
+    let mut consumer = Consumer::new(cfg).await.unwrap();
+    consumer.subscribe([topic.clone()], Recorder { name: "a", events: events.clone() }).unwrap();
+    let deadline = Instant::now() + WAIT;
+    while consumer.assignment().is_empty() {
+        assert!(Instant::now() < deadline, "no assignment");
+        consumer.poll(POLL).await.unwrap();
+    }
+    let generation = consumer.group_metadata().unwrap().generation_id;
+    let before = events.lock().unwrap().clone();
+    // Longer than the session, shorter than max.poll.interval.ms: only the heartbeat task
+    // keeps the membership alive.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    produce_ten(&f, &topic, 0).await;
+    assert_eq!(poll_records(&mut consumer, 10).await.len(), 10);
+    assert_eq!(consumer.group_metadata().unwrap().generation_id, generation);
+    assert_eq!(*events.lock().unwrap(), before, "no rebalance while idle");
+    consumer.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_stops_polling_leaves_and_reports_its_partitions_lost() {
+    let f = fixture().await;
+    let topic = create_topic(&f, 1).await;
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let mut cfg = config(&f, Some(&unique_name("g-slow")));
+    cfg.max_poll_interval_ms = 2_000;
+    let mut consumer = Consumer::new(cfg).await.unwrap();
+    consumer.subscribe([topic.clone()], Recorder { name: "a", events: events.clone() }).unwrap();
+    let deadline = Instant::now() + WAIT;
+    while consumer.assignment().is_empty() {
+        assert!(Instant::now() < deadline, "no assignment");
+        consumer.poll(POLL).await.unwrap();
+    }
+    let generation = consumer.group_metadata().unwrap().generation_id;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    // The heartbeat task left the group; the next polls report the loss and rejoin.
+    while consumer.group_metadata().unwrap().generation_id <= generation || consumer.assignment().is_empty() {
+        assert!(Instant::now() < deadline, "never rejoined: {:?}", events.lock().unwrap());
+        consumer.poll(POLL).await.unwrap();
+    }
+    let log = events.lock().unwrap().clone();
+    assert_eq!(log, vec![Event::Assigned("a", vec![0]), Event::Lost("a", vec![0]), Event::Assigned("a", vec![0])]);
+    consumer.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_member_loses_its_partitions_when_its_session_expires() {
+    let f = fixture().await;
+    let topic = create_topic(&f, 2).await;
+    let group = unique_name("g-crash");
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let stop = CancellationToken::new();
+    let mut cfg = config(&f, Some(&group));
+    cfg.session_timeout_ms = 6_000;
+    let mut a = Consumer::new(cfg.clone()).await.unwrap();
+    a.subscribe([topic.clone()], Recorder { name: "a", events: events.clone() }).unwrap();
+    let a_task = run_member(a, stop.clone());
+    wait_for_events(&events, "a owns both", |e| last_assignment(e, "a") == Some(vec![0, 1])).await;
+    let mut b = Consumer::new(cfg).await.unwrap();
+    b.subscribe([topic.clone()], ()).unwrap();
+    let deadline = Instant::now() + WAIT;
+    while b.assignment().len() != 1 {
+        assert!(Instant::now() < deadline, "b never got a partition");
+        b.poll(POLL).await.unwrap();
+    }
+    // No close(): the heartbeats stop and no LeaveGroup is sent.
+    let dropped_at = Instant::now();
+    drop(b);
+    wait_for_events(&events, "a owns both again", |e| last_assignment(e, "a") == Some(vec![0, 1])).await;
+    let took = dropped_at.elapsed();
+    assert!(took >= Duration::from_secs(4), "moved after {took:?}, before the 6 s session could expire");
+    stop.cancel();
+    let (mut a, _) = a_task.await.unwrap();
+    a.close().await.unwrap();
 }
