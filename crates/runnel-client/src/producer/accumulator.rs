@@ -725,6 +725,22 @@ mod tests {
     }
 
     #[test]
+    fn one_in_flight_per_partition_keeps_order_without_idempotence() {
+        let now = Instant::now();
+        let mut acc = Accumulator::new(AccumulatorConfig { one_in_flight_per_partition: true, ..config(100, 0, false) }, 1);
+        for _ in 0..4 {
+            let (record, _rx) = pending(50);
+            acc.append("t", Placement::Fixed(0), record, now);
+        }
+        let parts = vec![tp("t", 0)];
+        let first = acc.drain(&parts, 10_000, None, now).pop().unwrap();
+        assert!(acc.drain(&parts, 10_000, None, now).is_empty(), "the partition is muted while a batch is in flight");
+        acc.reenqueue(first, now);
+        let retried = acc.drain(&parts, 10_000, None, now).pop().unwrap();
+        assert_eq!(retried.attempts, 2, "the retry goes before the later batches");
+    }
+
+    #[test]
     fn retries_wait_for_their_backoff() {
         let now = Instant::now();
         let mut acc = Accumulator::new(config(16_384, 0, false), 1);
