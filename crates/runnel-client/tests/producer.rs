@@ -8,19 +8,20 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use common::{start_runnel, test_bootstrap, unique_name};
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{
-    CreateTopicsRequest, FetchRequest, InitProducerIdRequest, ProduceRequest, ProducerId, TopicName,
+    CreateTopicsRequest, FetchRequest, InitProducerIdRequest, ProduceRequest, ProduceResponse, ProducerId,
+    RequestHeader, ResponseHeader, TopicName,
 };
-use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
 use runnel_client::cluster::Cluster;
 use runnel_client::producer::batch::{self, ProducerFields, RecordData};
 use runnel_client::producer::partitioner::partition_for_key;
@@ -426,26 +427,51 @@ async fn broker_drops_a_resent_idempotent_batch() {
     .await;
 }
 
-/// A loopback proxy that forwards Kafka frames both ways and, while armed, drops the
-/// connection instead of delivering the first Produce response (the broker did write).
-struct LosingProxy {
-    addr: String,
-    armed: Arc<AtomicBool>,
+/// What the test proxy does to the next Produce request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// Forward the request (the broker writes it) but drop the connection instead of
+    /// delivering its response.
+    LoseResponse,
+    /// Do not forward the request; answer it with this error code for every partition.
+    AnswerWith(i16),
 }
 
-impl LosingProxy {
-    async fn start(listener: TcpListener, upstream: String) -> LosingProxy {
+/// A loopback proxy that forwards Kafka frames both ways and injects one armed `Fault`.
+struct FaultyProxy {
+    addr: String,
+    fault: Arc<Mutex<Option<Fault>>>,
+}
+
+impl FaultyProxy {
+    async fn start(listener: TcpListener, upstream: String) -> FaultyProxy {
         let addr = listener.local_addr().unwrap().to_string();
-        let armed = Arc::new(AtomicBool::new(false));
-        let armed_in_task = armed.clone();
+        let fault = Arc::new(Mutex::new(None));
+        let fault_in_task = fault.clone();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let Ok(server) = TcpStream::connect(&upstream).await else { continue };
-                tokio::spawn(proxy_connection(client, server, armed_in_task.clone()));
+                tokio::spawn(proxy_connection(client, server, fault_in_task.clone()));
             }
         });
-        LosingProxy { addr, armed }
+        FaultyProxy { addr, fault }
     }
+
+    fn arm(&self, fault: Fault) {
+        *self.fault.lock().unwrap() = Some(fault);
+    }
+
+    fn fired(&self) -> bool {
+        self.fault.lock().unwrap().is_none()
+    }
+}
+
+/// Takes the armed fault if it is `wanted`.
+fn take_fault(fault: &Mutex<Option<Fault>>, wanted: impl Fn(Fault) -> bool) -> Option<Fault> {
+    let mut armed = fault.lock().unwrap();
+    let taken = armed.filter(|f| wanted(*f))?;
+    *armed = None;
+    Some(taken)
 }
 
 async fn read_frame<R: AsyncReadExt + Unpin>(reader: &mut R) -> Option<Vec<u8>> {
@@ -455,18 +481,67 @@ async fn read_frame<R: AsyncReadExt + Unpin>(reader: &mut R) -> Option<Vec<u8>> 
     Some(frame)
 }
 
-async fn proxy_connection(client: TcpStream, server: TcpStream, armed: Arc<AtomicBool>) {
-    let (mut client_read, mut client_write) = client.into_split();
+async fn write_frame<W: AsyncWriteExt + Unpin>(writer: &mut W, frame: &[u8]) -> bool {
+    let size = (frame.len() as i32).to_be_bytes();
+    writer.write_all(&size).await.is_ok() && writer.write_all(frame).await.is_ok()
+}
+
+/// A Produce response answering every partition of the Produce request `frame` with `code`.
+fn produce_error_response(frame: &[u8], code: i16) -> Vec<u8> {
+    let version = i16::from_be_bytes([frame[2], frame[3]]);
+    let mut body = Bytes::copy_from_slice(frame);
+    let header = RequestHeader::decode(&mut body, ProduceRequest::header_version(version)).unwrap();
+    let request = ProduceRequest::decode(&mut body, version).unwrap();
+    let topics = request
+        .topic_data
+        .iter()
+        .map(|topic| {
+            TopicProduceResponse::default().with_name(topic.name.clone()).with_partition_responses(
+                topic
+                    .partition_data
+                    .iter()
+                    .map(|p| {
+                        PartitionProduceResponse::default()
+                            .with_index(p.index)
+                            .with_error_code(code)
+                            .with_base_offset(-1)
+                            .with_log_append_time_ms(-1)
+                            .with_log_start_offset(0)
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    let mut out = BytesMut::new();
+    ResponseHeader::default()
+        .with_correlation_id(header.correlation_id)
+        .encode(&mut out, ProduceResponse::header_version(version))
+        .unwrap();
+    ProduceResponse::default().with_responses(topics).encode(&mut out, version).unwrap();
+    out.to_vec()
+}
+
+async fn proxy_connection(client: TcpStream, server: TcpStream, fault: Arc<Mutex<Option<Fault>>>) {
+    let (mut client_read, client_write) = client.into_split();
+    let client_write = Arc::new(tokio::sync::Mutex::new(client_write));
     let (mut server_read, mut server_write) = server.into_split();
     let produce_ids: Arc<Mutex<HashSet<i32>>> = Arc::default();
-    let ids = produce_ids.clone();
+    let (ids, to_client, upstream_fault) = (produce_ids.clone(), client_write.clone(), fault.clone());
     let upstream = tokio::spawn(async move {
         while let Some(frame) = read_frame(&mut client_read).await {
             if frame.len() >= 8 && i16::from_be_bytes([frame[0], frame[1]]) == 0 {
+                if let Some(Fault::AnswerWith(code)) =
+                    take_fault(&upstream_fault, |f| matches!(f, Fault::AnswerWith(_)))
+                {
+                    let reply = produce_error_response(&frame, code);
+                    if !write_frame(&mut *to_client.lock().await, &reply).await {
+                        break;
+                    }
+                    continue;
+                }
                 ids.lock().unwrap().insert(i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]));
             }
-            let size = (frame.len() as i32).to_be_bytes();
-            if server_write.write_all(&size).await.is_err() || server_write.write_all(&frame).await.is_err() {
+            if !write_frame(&mut server_write, &frame).await {
                 break;
             }
         }
@@ -474,15 +549,28 @@ async fn proxy_connection(client: TcpStream, server: TcpStream, armed: Arc<Atomi
     while let Some(frame) = read_frame(&mut server_read).await {
         let correlation_id = i32::from_be_bytes([frame[0], frame[1], frame[2], frame[3]]);
         let is_produce = produce_ids.lock().unwrap().remove(&correlation_id);
-        if is_produce && armed.swap(false, Ordering::SeqCst) {
+        if is_produce && take_fault(&fault, |f| f == Fault::LoseResponse).is_some() {
             break; // lose the response: the client sees the connection drop
         }
-        let size = (frame.len() as i32).to_be_bytes();
-        if client_write.write_all(&size).await.is_err() || client_write.write_all(&frame).await.is_err() {
+        if !write_frame(&mut *client_write.lock().await, &frame).await {
             break;
         }
     }
     upstream.abort();
+}
+
+/// An in-process Runnel that advertises a `FaultyProxy` in front of it, so that every
+/// client connection goes through the proxy.
+async fn runnel_behind_proxy() -> (FaultyProxy, common::Guard) {
+    let proxy_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_addr = proxy_listener.local_addr().unwrap().to_string();
+    let broker_addr = format!("127.0.0.1:{}", common::free_port());
+    let (_, guard) = start_runnel(&[
+        ("listeners", &format!("PLAINTEXT://{broker_addr}")),
+        ("advertised.listeners", &format!("PLAINTEXT://{proxy_addr}")),
+    ])
+    .await;
+    (FaultyProxy::start(proxy_listener, broker_addr).await, guard)
 }
 
 /// The retry after a lost Produce response: written once with idempotence, twice without
@@ -495,15 +583,7 @@ async fn retry_after_a_lost_response_is_deduplicated_only_when_idempotent() {
         return;
     }
     bounded(async {
-        let proxy_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let proxy_addr = proxy_listener.local_addr().unwrap().to_string();
-        let broker_addr = format!("127.0.0.1:{}", common::free_port());
-        let (_, _guard) = start_runnel(&[
-            ("listeners", &format!("PLAINTEXT://{broker_addr}")),
-            ("advertised.listeners", &format!("PLAINTEXT://{proxy_addr}")),
-        ])
-        .await;
-        let proxy = LosingProxy::start(proxy_listener, broker_addr).await;
+        let (proxy, _guard) = runnel_behind_proxy().await;
         let cluster = cluster(&proxy.addr).await;
 
         for idempotent in [true, false] {
@@ -515,10 +595,10 @@ async fn retry_after_a_lost_response_is_deduplicated_only_when_idempotent() {
                 config.acks = Acks::Leader;
             }
             let producer = Producer::new(config).await.unwrap();
-            proxy.armed.store(true, Ordering::SeqCst);
+            proxy.arm(Fault::LoseResponse);
             let metadata =
                 producer.send(ProducerRecord::new(&topic).partition(0).value("once")).await.unwrap().await.unwrap();
-            assert!(!proxy.armed.load(Ordering::SeqCst), "the proxy lost a response");
+            assert!(proxy.fired(), "the proxy lost a response");
             producer.close().await.unwrap();
             let stored = read_partition(&cluster, &topic, 0, 1).await;
             if idempotent {
@@ -538,7 +618,7 @@ async fn retry_after_a_lost_response_is_deduplicated_only_when_idempotent() {
         config.linger_ms = 0;
         let producer = Producer::new(config).await.unwrap();
         producer.send(ProducerRecord::new(&topic).partition(0).value("warm-up")).await.unwrap().await.unwrap();
-        proxy.armed.store(true, Ordering::SeqCst);
+        proxy.arm(Fault::LoseResponse);
         let mut deliveries = Vec::new();
         for i in 0..60 {
             deliveries.push(producer.send(ProducerRecord::new(&topic).partition(0).value(format!("m{i:02}"))).await.unwrap());
@@ -547,13 +627,47 @@ async fn retry_after_a_lost_response_is_deduplicated_only_when_idempotent() {
         for delivery in deliveries {
             offsets.push(delivery.await.unwrap().offset);
         }
-        assert!(!proxy.armed.load(Ordering::SeqCst), "the proxy lost a response");
+        assert!(proxy.fired(), "the proxy lost a response");
         producer.close().await.unwrap();
         let stored = read_partition(&cluster, &topic, 0, 61).await;
         let expected: Vec<String> =
             std::iter::once("warm-up".to_string()).chain((0..60).map(|i| format!("m{i:02}"))).collect();
         assert_eq!(values(&stored), expected);
         assert_eq!(offsets, (1..61).collect::<Vec<i64>>(), "each record reports the offset it is stored at");
+    })
+    .await;
+}
+
+/// A sequence gap (OUT_OF_ORDER_SEQUENCE_NUMBER on the partition's first unresolved batch)
+/// and lost producer state (UNKNOWN_PRODUCER_ID) make the idempotent producer start a new
+/// epoch at sequence 0 and retry, as Kafka's producer does; the record is stored once.
+/// The error is injected by the proxy, so this runs on the in-process Runnel only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sequence_gap_or_unknown_producer_bumps_the_epoch_and_retries() {
+    if common::external_bootstrap().is_some() {
+        eprintln!("skipped: needs an in-process broker that advertises the test proxy");
+        return;
+    }
+    bounded(async {
+        let (proxy, _guard) = runnel_behind_proxy().await;
+        let cluster = cluster(&proxy.addr).await;
+        for code in [45, 59] {
+            let topic = unique_name("gap");
+            create_topic(&cluster, &topic, 1, &[]).await;
+            let producer = Producer::new(config(&proxy.addr)).await.unwrap();
+            producer.send(ProducerRecord::new(&topic).partition(0).value("first")).await.unwrap().await.unwrap();
+            proxy.arm(Fault::AnswerWith(code));
+            let metadata =
+                producer.send(ProducerRecord::new(&topic).partition(0).value("second")).await.unwrap().await.unwrap();
+            assert!(proxy.fired(), "the proxy answered with error {code}");
+            assert_eq!(metadata.offset, 1, "error {code}");
+            producer.close().await.unwrap();
+            let stored = read_partition(&cluster, &topic, 0, 2).await;
+            assert_eq!(values(&stored), vec!["first", "second"], "error {code}");
+            assert_eq!(stored[1].producer_id, stored[0].producer_id);
+            assert_eq!(stored[1].producer_epoch, stored[0].producer_epoch + 1, "error {code}: a new epoch");
+            assert_eq!(stored[1].sequence, 0, "error {code}: sequences restart with the epoch");
+        }
     })
     .await;
 }
