@@ -672,6 +672,38 @@ async fn sequence_gap_or_unknown_producer_bumps_the_epoch_and_retries() {
     .await;
 }
 
+/// Retriable errors (a stale leader, a broker-side timeout) are retried with the batch's
+/// sequence unchanged: no new epoch, stored once. In-process Runnel only (injected errors).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retriable_errors_are_retried_with_the_same_sequence() {
+    if common::external_bootstrap().is_some() {
+        eprintln!("skipped: needs an in-process broker that advertises the test proxy");
+        return;
+    }
+    bounded(async {
+        let (proxy, _guard) = runnel_behind_proxy().await;
+        let cluster = cluster(&proxy.addr).await;
+        for code in [6, 7] {
+            // NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT
+            let topic = unique_name("retriable");
+            create_topic(&cluster, &topic, 1, &[]).await;
+            let producer = Producer::new(config(&proxy.addr)).await.unwrap();
+            producer.send(ProducerRecord::new(&topic).partition(0).value("first")).await.unwrap().await.unwrap();
+            proxy.arm(Fault::AnswerWith(code));
+            let metadata =
+                producer.send(ProducerRecord::new(&topic).partition(0).value("second")).await.unwrap().await.unwrap();
+            assert!(proxy.fired(), "the proxy answered with error {code}");
+            assert_eq!(metadata.offset, 1, "error {code}");
+            producer.close().await.unwrap();
+            let stored = read_partition(&cluster, &topic, 0, 2).await;
+            assert_eq!(values(&stored), vec!["first", "second"], "error {code}");
+            assert_eq!(stored[1].producer_epoch, stored[0].producer_epoch, "error {code}: same epoch");
+            assert_eq!(stored[1].sequence, 1, "error {code}: same sequence");
+        }
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn record_larger_than_max_request_size_fails_at_send() {
     bounded(async {
