@@ -6,6 +6,12 @@
 //! task (`sender`) batches, sends, retries and reports each record's outcome through the
 //! [`DeliveryFuture`] that `send` returned.
 //!
+//! Differences from Kafka's Java producer: no transactions (`transactional.id` is refused),
+//! no adaptive partitioning (the sticky partitioner picks uniformly among partitions with a
+//! leader), codec levels fixed at Kafka's defaults, broker throttling (`throttle_time_ms`)
+//! not honoured, and a retried batch after an expired or failed sequenced batch always
+//! starts a new epoch (Kafka first waits to learn whether the sequence was written).
+//!
 //! Module map: `config` (settings and their validation), `record` (what goes in and comes
 //! out), `partitioner`, `batch` (v2 record batch encoding), `accumulator` (per-partition
 //! batches and sequence numbers), `sender` (requests, retries, idempotence), `serializer`
