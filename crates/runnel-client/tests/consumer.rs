@@ -746,3 +746,35 @@ async fn a_dropped_member_loses_its_partitions_when_its_session_expires() {
     let (mut a, _) = a_task.await.unwrap();
     a.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribe_during_a_join_rejoins_with_the_new_topics() {
+    let f = fixture().await;
+    let first = create_topic(&f, 1).await;
+    let second = create_topic(&f, 1).await;
+    let group = unique_name("g-resubscribe");
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let mut x = Consumer::new(config(&f, Some(&group))).await.unwrap();
+    x.subscribe([first.clone()], Recorder { name: "x", events: events.clone() }).unwrap();
+    let deadline = Instant::now() + WAIT;
+    while x.assignment().is_empty() {
+        assert!(Instant::now() < deadline, "x got nothing");
+        x.poll(POLL).await.unwrap();
+    }
+    // x stops polling, so c's JoinGroup is held by the coordinator until x rejoins.
+    let mut c = Consumer::new(config(&f, Some(&group))).await.unwrap();
+    c.subscribe([first.clone()], ()).unwrap();
+    assert!(c.poll(Duration::from_millis(300)).await.unwrap().is_empty());
+    assert!(c.assignment().is_empty(), "the join should still be held");
+    c.subscribe([second.clone()], ()).unwrap();
+    let stop = CancellationToken::new();
+    let x_task = run_member(x, stop.clone());
+    while c.assignment() != BTreeSet::from([TopicPartition::new(&second, 0)]) {
+        assert!(Instant::now() < deadline, "c never read {second}: has {:?}", c.assignment());
+        c.poll(POLL).await.unwrap();
+    }
+    stop.cancel();
+    let (mut x, _) = x_task.await.unwrap();
+    x.close().await.unwrap();
+    c.close().await.unwrap();
+}

@@ -298,8 +298,9 @@ impl Consumer {
                 Some(Ok(outcome)) => {
                     self.join_prepared = false;
                     let assigned: BTreeSet<TopicPartition> = outcome.assignment.iter().cloned().collect();
-                    // The leader may assign topics we did not ask for (a misbehaving peer);
-                    // Java keeps only what it subscribed to.
+                    // Partitions of topics no longer subscribed (subscribe() changed the
+                    // topics while the join ran) are not read; the rejoin subscribe()
+                    // asked for follows on the next loop.
                     let subscribed = self.subscriptions.subscribed_topics().cloned().unwrap_or_default();
                     let assigned: BTreeSet<TopicPartition> =
                         assigned.into_iter().filter(|tp| subscribed.contains(&tp.topic)).collect();

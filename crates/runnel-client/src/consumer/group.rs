@@ -219,8 +219,11 @@ impl Group {
     /// Starts JoinGroup + SyncGroup for `topics` in the background.
     pub fn start_join(&mut self, topics: BTreeSet<String>) {
         {
+            // A rejoin asked for from now on (a new subscription, a metadata change) must
+            // survive this join's success, so the request is cleared here, not at the end.
             let mut state = lock(&self.shared);
             state.phase = Phase::Joining;
+            state.rejoin_needed = false;
         }
         let shared = self.shared.clone();
         self.join = Some(tokio::spawn(async move {
@@ -622,8 +625,6 @@ async fn join_and_sync(shared: &Shared, topics: &BTreeSet<String>) -> Result<Joi
             return Err(Error::kafka(codes::ILLEGAL_GENERATION, None, "sync group: generation reset meanwhile"));
         }
         state.phase = Phase::Stable;
-        state.rejoin_needed = false;
-        state.rejoin_reason.clear();
         state.last_heartbeat_ok = Instant::now();
     }
     tracing::info!(group = %shared.group_id, generation_id, partitions = assignment.len(), "synced the group");
