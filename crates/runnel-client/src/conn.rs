@@ -160,6 +160,10 @@ impl Connection {
 
     /// Sends `request` at the negotiated version and waits for its response, at most
     /// `request.timeout.ms`.
+    ///
+    /// Ordering: requests are written to the socket in the order their `send` futures are
+    /// first polled (the queue to the writer is FIFO, and waiting for room in it is fair).
+    /// The idempotent producer relies on this to keep a partition's batches in sequence.
     pub async fn send<Req: Request>(&self, request: Req) -> Result<Req::Response> {
         self.send_with_timeout(request, self.inner.request_timeout).await
     }
