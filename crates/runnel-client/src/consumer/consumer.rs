@@ -161,8 +161,10 @@ impl Consumer {
         self.subscriptions.subscribe(topics)?;
         self.listener = Box::new(listener);
         self.metadata_refreshed_at = None;
-        if changed {
-            self.group()?.request_rejoin("the subscription changed");
+        // A group not created yet joins on the first poll anyway; creating it here would
+        // spawn its heartbeat task from a function that may run outside the runtime.
+        if let (true, Some(group)) = (changed, self.group.as_ref()) {
+            group.request_rejoin("the subscription changed");
         }
         Ok(())
     }
@@ -382,6 +384,10 @@ impl Consumer {
         if self.auto_commit.as_ref().is_some_and(|h| !h.is_finished()) {
             return;
         }
+        if tokio::runtime::Handle::try_current().is_err() {
+            // assign() called outside the runtime: nothing to run the commit on.
+            return;
+        }
         self.next_auto_commit = at + Duration::from_millis(self.config.auto_commit_interval_ms);
         let offsets = self.consumed_offsets();
         if offsets.is_empty() {
@@ -564,7 +570,8 @@ impl Consumer {
     }
 
     /// Commits the positions in the background. The handle may be awaited for the outcome
-    /// or dropped (a failure is also logged).
+    /// or dropped (a failure is also logged). Like `tokio::spawn`, it must be called from
+    /// within a tokio runtime.
     pub fn commit_async(&mut self) -> JoinHandle<Result<()>> {
         let offsets = self.consumed_offsets();
         let use_generation = matches!(self.subscriptions.mode(), Mode::Topics(_));
