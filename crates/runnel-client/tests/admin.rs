@@ -1,15 +1,18 @@
 //! The admin client against a real broker: an in-process Runnel per test, or the broker at
-//! `RUNNEL_TEST_BOOTSTRAP` (point it at Apache Kafka to check the same expectations there).
+//! `RUNNEL_TEST_BOOTSTRAP` (point it at Apache Kafka to check the same expectations there),
+//! from the crate's shared fixture (`tests/common`).
 //!
 //! Records are produced and a group is formed with raw protocol requests through the
 //! shared `Cluster`, so these tests depend on nothing but the admin client under test and
 //! the core it shares.
 
 mod admin_support;
+mod common;
 
 use std::collections::BTreeMap;
 
-use admin_support::{eventually, join_group, produce, unique_name, TestBroker};
+use admin_support::{eventually, join_group, produce, TestBroker};
+use common::unique_name;
 use runnel_client::admin::{
     AlterConfigOp, ConfigResource, ConfigSource, NewTopic, OffsetAndMetadata, OffsetSpec, TopicPartition,
 };

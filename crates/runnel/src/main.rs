@@ -1,17 +1,27 @@
-//! The `runnel` binary. `runnel serve` runs the broker; operator commands join it later.
+//! The `runnel` binary: `runnel serve` runs the broker; `runnel topic` and `runnel group`
+//! are the operator CLI (in `cli`), a client of any Kafka-compatible cluster.
 //!
-//! Every flag is defined once, here, in clap's derive form.
+//! Every flag is defined once, in clap's derive form: `serve`'s here, the client commands'
+//! in `cli` (their shared options in `cli::GlobalArgs`). Every failure ends as one line,
+//! `runnel: <error>`, on stderr and a non-zero exit.
+
+mod cli;
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context;
+use clap::error::ErrorKind;
 use clap::{Args, Parser, Subcommand};
 use runnel_broker::config::{parse_override, BrokerConfig};
 use runnel_broker::Broker;
 use tokio_util::sync::CancellationToken;
 
+/// Exit status of a command line clap could not parse (as clap itself uses).
+const USAGE_EXIT: u8 = 2;
+
 #[derive(Parser)]
-#[command(name = "runnel", version, about = "A Kafka-compatible streaming broker")]
+#[command(name = "runnel", version, about = "A Kafka-compatible streaming broker and its operator CLI")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -23,6 +33,10 @@ enum Command {
     #[command(after_help = "Examples:\n  runnel serve\n  runnel serve --config server.properties\n  \
         runnel serve --override listeners=PLAINTEXT://127.0.0.1:19092 --override log.dirs=/tmp/d")]
     Serve(ServeArgs),
+    /// Create, list, describe, alter and delete topics.
+    Topic(cli::topic::TopicArgs),
+    /// List and describe consumer groups, reset and delete their offsets, delete groups.
+    Group(cli::group::GroupArgs),
 }
 
 #[derive(Args)]
@@ -35,23 +49,61 @@ struct ServeArgs {
     overrides: Vec<String>,
 }
 
-fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RUNNEL_LOG").unwrap_or_else(|_| "info".into()),
-        )
-        .with_target(false)
-        .init();
-    let cli = Cli::parse();
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(error),
+    };
     let result = match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => {
+            init_tracing("info", false);
+            serve(args)
+        }
+        Command::Topic(args) => {
+            init_tracing("warn", true);
+            cli::run(cli::topic::run(args))
+        }
+        Command::Group(args) => {
+            init_tracing("warn", true);
+            cli::run(cli::group::run(args))
+        }
     };
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("runnel: {error:#}");
-            std::process::ExitCode::FAILURE
+            eprintln!("runnel: {}", cli::error_line(&error));
+            ExitCode::FAILURE
         }
+    }
+}
+
+/// Help and version go to stdout as clap prints them; a usage error becomes one line.
+fn usage_error(error: clap::Error) -> ExitCode {
+    match error.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            error.exit()
+        }
+        _ => {
+            // clap's message is its first paragraph; usage and tips follow a blank line.
+            let rendered = error.render().to_string();
+            let message: Vec<&str> = rendered.lines().map(str::trim).take_while(|l| !l.is_empty()).collect();
+            let message = message.join(" ");
+            let message = message.strip_prefix("error: ").unwrap_or(&message);
+            eprintln!("runnel: {message} (see --help)");
+            ExitCode::from(USAGE_EXIT)
+        }
+    }
+}
+
+/// The broker logs to stdout at info; client commands keep stdout for their output and
+/// log warnings only, to stderr. `RUNNEL_LOG` overrides the level either way.
+fn init_tracing(default_level: &str, to_stderr: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUNNEL_LOG").unwrap_or_else(|_| default_level.into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    if to_stderr {
+        builder.with_writer(std::io::stderr).init();
+    } else {
+        builder.init();
     }
 }
 

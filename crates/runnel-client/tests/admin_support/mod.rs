@@ -2,12 +2,11 @@
 //! timestamps, and a one-member consumer group formed by hand (JoinGroup + SyncGroup), so
 //! the admin tests need neither the producer nor the consumer of this crate.
 //!
-//! The broker is `RUNNEL_TEST_BOOTSTRAP` when set (Runnel or Apache Kafka), otherwise an
-//! in-process Runnel on a free loopback port with its data in a temporary directory; it is
-//! stopped and its data removed when the `TestBroker` is dropped.
+//! The broker comes from the crate's shared fixture (`tests/common`): `RUNNEL_TEST_BOOTSTRAP`
+//! when set (Runnel or Apache Kafka), otherwise an in-process Runnel that is stopped and
+//! its data removed when the `TestBroker` is dropped.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -22,13 +21,12 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
-use runnel_broker::config::BrokerConfig;
-use runnel_broker::Broker;
 use runnel_client::admin::{Admin, TopicPartition};
 use runnel_client::cluster::{Cluster, CoordinatorKind};
 use runnel_client::consumer::protocol::{encode_assignment, encode_subscription};
 use runnel_client::ClientConfig;
-use tokio_util::sync::CancellationToken;
+
+use crate::common::{external_bootstrap, start_runnel, test_bootstrap, Guard};
 
 pub const CLIENT_ID: &str = "admin-test";
 /// JoinGroup waits for the rebalance (Kafka's group.initial.rebalance.delay.ms is 3 s).
@@ -60,32 +58,20 @@ where
     }
 }
 
+/// The broker under test (the shared fixture's: `RUNNEL_TEST_BOOTSTRAP` or an in-process
+/// Runnel without the initial rebalance delay) and an admin client for it.
 pub struct TestBroker {
     pub bootstrap: String,
-    shutdown: CancellationToken,
-    _data: Option<tempfile::TempDir>,
+    _guard: Guard,
 }
 
 impl TestBroker {
     pub async fn start() -> TestBroker {
-        if let Ok(bootstrap) = std::env::var("RUNNEL_TEST_BOOTSTRAP") {
-            return TestBroker { bootstrap, shutdown: CancellationToken::new(), _data: None };
-        }
-        let data = tempfile::tempdir().expect("temporary directory");
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
-        let settings: BTreeMap<String, String> = [
-            ("listeners", format!("PLAINTEXT://127.0.0.1:{port}")),
-            ("log.dirs", data.path().display().to_string()),
-            ("group.initial.rebalance.delay.ms", "0".to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-        let (config, _) = BrokerConfig::from_map(&settings).expect("broker config");
-        let broker = Broker::bind(config).await.expect("broker starts");
-        let shutdown = CancellationToken::new();
-        tokio::spawn(broker.run(shutdown.clone()));
-        TestBroker { bootstrap: format!("127.0.0.1:{port}"), shutdown, _data: Some(data) }
+        let (bootstrap, guard) = match external_bootstrap() {
+            Some(_) => test_bootstrap().await,
+            None => start_runnel(&[("group.initial.rebalance.delay.ms", "0")]).await,
+        };
+        TestBroker { bootstrap, _guard: guard }
     }
 
     pub async fn admin(&self) -> Admin {
@@ -93,19 +79,6 @@ impl TestBroker {
         config.client_id = CLIENT_ID.to_string();
         Admin::new(config).await.expect("admin connects")
     }
-}
-
-impl Drop for TestBroker {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-/// A name no other test (or earlier run against a shared broker) uses.
-pub fn unique_name(stem: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    format!("{stem}-{}-{nanos:x}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 /// Appends one batch with one record per timestamp to a partition (acks=all).
