@@ -326,6 +326,20 @@ def test_create_partitions_grows_a_topic_and_refuses_to_shrink_it(broker, admin,
         (wp.ERROR_INVALID_PARTITIONS, "Topic already has 4 partition(s).")]
 
 
+ERROR_INVALID_REPLICA_ASSIGNMENT = 39
+
+
+def test_create_partitions_with_an_empty_assignment_list_is_refused(broker, admin, topic):
+    # An empty (not null) assignments array names zero brokers for each new partition:
+    # Kafka refuses it rather than choosing brokers itself.
+    assert create(admin, topic, partitions=1)["error_code"] == wp.ERROR_NONE
+    wp.wait_partitions_ready(broker.bootstrap, topic, 1)
+    res = admin.create_partitions({topic: {"count": 3, "assignments": []}}, raise_errors=False)
+    assert [(r.name, r.error_code, r.error_message) for r in res.results] == [
+        (topic, ERROR_INVALID_REPLICA_ASSIGNMENT,
+         "Attempted to add 2 additional partition(s), but only 0 assignment(s) were specified.")], res
+
+
 def test_create_partitions_of_unknown_topic_gets_unknown_topic(broker, admin, topic):
     res = admin.create_partitions({topic: 4}, raise_errors=False)
     assert [(r.name, r.error_code) for r in res.results] == [(topic, wp.ERROR_UNKNOWN_TOPIC_OR_PARTITION)], res

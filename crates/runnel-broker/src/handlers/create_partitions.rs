@@ -14,7 +14,7 @@ pub fn handle(ctx: &BrokerContext, request: CreatePartitionsRequest) -> CreatePa
         .into_iter()
         .map(|topic| {
             let result = CreatePartitionsTopicResult::default().with_name(topic.name.clone());
-            let outcome = check_assignments(ctx, topic.assignments.as_deref())
+            let outcome = check_assignments(ctx, &topic.name, topic.count, topic.assignments.as_deref())
                 .and_then(|()| ctx.topics.add_partitions(&topic.name, topic.count, request.validate_only, now_ms()));
             match outcome {
                 Ok(()) => result,
@@ -27,11 +27,28 @@ pub fn handle(ctx: &BrokerContext, request: CreatePartitionsRequest) -> CreatePa
     CreatePartitionsResponse::default().with_results(results)
 }
 
+/// Kafka checks explicit assignments after the partition count: an unknown topic or a count
+/// that is no increase is `add_partitions`' to report. An empty (not null) list is one
+/// assignment short per new partition, and refused as such.
 fn check_assignments(
     ctx: &BrokerContext,
+    name: &str,
+    count: i32,
     assignments: Option<&[kafka_protocol::messages::create_partitions_request::CreatePartitionsAssignment]>,
 ) -> Result<(), TopicError> {
-    for assignment in assignments.unwrap_or_default() {
+    let Some(assignments) = assignments else { return Ok(()) };
+    let Some(topic) = ctx.topics.get(name) else { return Ok(()) };
+    let additional = i64::from(count) - topic.partitions.len() as i64;
+    if additional <= 0 {
+        return Ok(());
+    }
+    if assignments.len() as i64 != additional {
+        return Err(TopicError::InvalidReplicaAssignment(format!(
+            "Attempted to add {additional} additional partition(s), but only {} assignment(s) were specified.",
+            assignments.len()
+        )));
+    }
+    for assignment in assignments {
         if assignment.broker_ids.len() != 1 || assignment.broker_ids[0].0 != ctx.node_id {
             return Err(TopicError::InvalidReplicaAssignment(format!(
                 "Unable to place a partition on brokers {:?}: the only broker is {}.",
