@@ -7,6 +7,11 @@ make_certs(dir) writes, all PEM and unencrypted:
   client.pem / client.key    a client certificate, subject CN=<client_cn>,OU=test,O=runnel
   client-keystore.pem        key + chain in one file (Java clients' PEM keystore)
   rogue-ca.pem, rogue.pem/.key a second CA and a client certificate it signed (untrusted)
+  expired.pem / expired.key  a client certificate signed by the CA that has already expired
+  server.p12                 the server key and chain as PKCS12, password PKCS12_PASSWORD
+
+server_ssl_settings(certs, ...) gives the broker's ssl.* keys (Kafka's names, for either broker);
+write_client_properties(path, certs) writes a Java client.properties (PEM keystore).
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ from pathlib import Path
 
 OPENSSL_TIMEOUT_S = 30
 CERT_DAYS = 2
+# openssl x509 -days -1: not-after a day before not-before, so expired from the start.
+EXPIRED_DAYS = -1
+PKCS12_PASSWORD = "runnel-test"
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,26 @@ class Certs:
         return self.dir / "client-keystore.pem"
 
     @property
+    def server_cert(self) -> Path:
+        return self.dir / "server.pem"
+
+    @property
+    def server_key(self) -> Path:
+        return self.dir / "server.key"
+
+    @property
+    def server_p12(self) -> Path:
+        return self.dir / "server.p12"
+
+    @property
+    def expired_cert(self) -> Path:
+        return self.dir / "expired.pem"
+
+    @property
+    def expired_key(self) -> Path:
+        return self.dir / "expired.key"
+
+    @property
     def rogue_cert(self) -> Path:
         return self.dir / "rogue.pem"
 
@@ -63,14 +91,14 @@ def _ca(name: str, cwd: Path) -> None:
              "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=cwd)
 
 
-def _leaf(name: str, subject: str, ca: str, ext: str, cwd: Path) -> None:
+def _leaf(name: str, subject: str, ca: str, ext: str, cwd: Path, days: int = CERT_DAYS) -> None:
     _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
              "-keyout", f"{name}.raw.key", "-out", f"{name}.csr", "-subj", subject, cwd=cwd)
     # Java's PEM keystore reads PKCS#8 keys only.
     _openssl("pkcs8", "-topk8", "-nocrypt", "-in", f"{name}.raw.key", "-out", f"{name}.key", cwd=cwd)
     (cwd / f"{name}.ext").write_text(ext)
     _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key",
-             "-CAcreateserial", "-out", f"{name}.pem", "-days", str(CERT_DAYS), "-extfile", f"{name}.ext", cwd=cwd)
+             "-CAcreateserial", "-out", f"{name}.pem", "-days", str(days), "-extfile", f"{name}.ext", cwd=cwd)
     (cwd / f"{name}-keystore.pem").write_text((cwd / f"{name}.key").read_text() + (cwd / f"{name}.pem").read_text())
 
 
@@ -82,4 +110,29 @@ def make_certs(directory: Path, *, client_cn: str = "alice") -> Certs:
           "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n", directory)
     _leaf("client", f"/O=runnel/OU=test/CN={client_cn}", "ca", "extendedKeyUsage=clientAuth\n", directory)
     _leaf("rogue", f"/O=runnel/OU=test/CN={client_cn}", "rogue-ca", "extendedKeyUsage=clientAuth\n", directory)
+    _leaf("expired", "/O=runnel/OU=test/CN=expired", "ca", "extendedKeyUsage=clientAuth\n", directory, days=EXPIRED_DAYS)
+    _openssl("pkcs12", "-export", "-in", "server.pem", "-inkey", "server.key", "-certfile", "ca.pem",
+             "-name", "server", "-out", "server.p12", "-passout", f"pass:{PKCS12_PASSWORD}", cwd=directory)
     return Certs(directory)
+
+
+def server_ssl_settings(certs: Certs, *, client_auth: str = "required", prefix: str = "") -> dict[str, str]:
+    """The broker's keys for a PEM keystore and truststore (prefix e.g. "listener.name.ssl.")."""
+    return {
+        f"{prefix}ssl.keystore.type": "PEM",
+        f"{prefix}ssl.keystore.location": str(certs.server_keystore),
+        f"{prefix}ssl.truststore.type": "PEM",
+        f"{prefix}ssl.truststore.location": str(certs.ca),
+        f"{prefix}ssl.client.auth": client_auth,
+    }
+
+
+def write_client_properties(path: Path, certs: Certs, *, keystore: Path | None = None) -> Path:
+    """A Java client.properties for SSL with a PEM truststore and (client) keystore."""
+    ks = keystore if keystore is not None else certs.client_keystore
+    path.write_text("security.protocol=SSL\n"
+                    "ssl.truststore.type=PEM\n"
+                    f"ssl.truststore.location={certs.ca}\n"
+                    "ssl.keystore.type=PEM\n"
+                    f"ssl.keystore.location={ks}\n")
+    return path

@@ -3,6 +3,7 @@ friends) run from the reference jars, with bounded waits.
 
 - run_tool(main_class, args) -> ToolResult: one JVM, stdout and stderr kept apart.
 - consumer_groups(bootstrap, *args): org.apache.kafka.tools.consumer.group.ConsumerGroupCommand.
+- run_tool(..., input_text=...): feeds standard input (the console producer reads it).
 - run_all(calls, workers): several independent invocations at once (JVM start-up costs a
   second or two each; on two cores a few in parallel roughly halve the wall time).
 
@@ -72,14 +73,17 @@ def tool_command(main_class: str, args: list[str]) -> list[str]:
             "-cp", str(KAFKA_LIBS / "*"), main_class, *[str(a) for a in args]]
 
 
-def run_tool(main_class: str, args: list[str], *, timeout_s: float = DEFAULT_TOOL_TIMEOUT_S) -> ToolResult:
-    """Run one tool to completion (bounded) and return what it printed."""
+def run_tool(main_class: str, args: list[str], *, timeout_s: float = DEFAULT_TOOL_TIMEOUT_S,
+             input_text: str | None = None) -> ToolResult:
+    """Run one tool to completion (bounded) and return what it printed; input_text, when
+    given, is its standard input (e.g. lines for the console producer)."""
     if not any(KAFKA_LIBS.glob("kafka-tools-*.jar")):
         raise FileNotFoundError(f"no kafka-tools jar in {KAFKA_LIBS} (run scripts/setup)")
     cmd = tool_command(main_class, args)
     start = time.monotonic()
     try:
-        res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        stdin = {"input": input_text} if input_text is not None else {"stdin": subprocess.DEVNULL}
+        res = subprocess.run(cmd, **stdin, capture_output=True, text=True,
                              timeout=timeout_s, preexec_fn=_die_with_parent)
     except subprocess.TimeoutExpired as e:
         out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")

@@ -79,8 +79,11 @@ class KafkaBroker(BrokerProcess):
     def settings(self) -> dict[str, str]:
         return {
             **BASE_CONFIG,
-            "listeners": f"PLAINTEXT://{LOOPBACK}:{self.port},CONTROLLER://{LOOPBACK}:{self.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://{LOOPBACK}:{self.port}",
+            "listeners": ",".join([f"PLAINTEXT://{LOOPBACK}:{self.port}", f"CONTROLLER://{LOOPBACK}:{self.controller_port}",
+                                   *self.extra_listener_uris()]),
+            "advertised.listeners": ",".join([f"PLAINTEXT://{LOOPBACK}:{self.port}", *self.extra_listener_uris()]),
+            "listener.security.protocol.map": ",".join(["CONTROLLER:PLAINTEXT", "PLAINTEXT:PLAINTEXT",
+                                                         *self.extra_protocol_map()]),
             "controller.quorum.voters": f"1@{LOOPBACK}:{self.controller_port}",
             "log.dirs": str(self.data_dir),
             **self.config,

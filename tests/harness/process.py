@@ -75,9 +75,13 @@ class BrokerProcess:
 
     def __init__(self, config: dict[str, object] | None = None, *, workdir: str | os.PathLike | None = None,
                  port: int | None = None, start_timeout_s: float | None = None,
-                 env: dict[str, str] | None = None):
+                 env: dict[str, str] | None = None, extra_listeners: dict[str, str] | None = None):
         self.config = {k: str(v) for k, v in (config or {}).items()}
         self.port = port or free_port()
+        # Listener name -> security protocol, besides the PLAINTEXT listener on self.port (which
+        # readiness probes use); each gets its own free port, kept across restarts.
+        self.extra_listeners = {name.upper(): proto.upper() for name, proto in (extra_listeners or {}).items()}
+        self.listener_ports = {name: free_port() for name in self.extra_listeners}
         self._own_workdir = workdir is None
         self.workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix=f"{self.kind}-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -103,6 +107,16 @@ class BrokerProcess:
     @property
     def bootstrap(self) -> str:
         return f"{LOOPBACK}:{self.port}"
+
+    def listener_bootstrap(self, name: str) -> str:
+        """host:port of an extra listener (see extra_listeners)."""
+        return f"{LOOPBACK}:{self.listener_ports[name.upper()]}"
+
+    def extra_listener_uris(self) -> list[str]:
+        return [f"{name}://{LOOPBACK}:{self.listener_ports[name]}" for name in self.extra_listeners]
+
+    def extra_protocol_map(self) -> list[str]:
+        return [f"{name}:{proto}" for name, proto in self.extra_listeners.items()]
 
     @property
     def running(self) -> bool:

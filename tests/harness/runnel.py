@@ -1,4 +1,5 @@
-"""RunnelBroker: target/release/runnel serve on a free loopback port and a private log dir.
+"""RunnelBroker: target/release/runnel serve on a free loopback port and a private log dir
+(plus any extra_listeners, each on its own free port).
 
 Settings reach the binary as repeated `--override key=value` (Kafka server.properties
 keys); an optional config_file is passed as `--config FILE`.
@@ -37,10 +38,14 @@ class RunnelBroker(BrokerProcess):
         if self.config_file is not None:
             cmd += ["--config", str(self.config_file)]
         settings = {
-            "listeners": f"PLAINTEXT://{LOOPBACK}:{self.port}",
+            "listeners": ",".join([f"PLAINTEXT://{LOOPBACK}:{self.port}", *self.extra_listener_uris()]),
             "log.dirs": str(self.data_dir),
-            **self.config,
         }
+        if self.extra_listeners:
+            settings["listener.security.protocol.map"] = ",".join(
+                ["PLAINTEXT:PLAINTEXT", "SSL:SSL", "SASL_PLAINTEXT:SASL_PLAINTEXT", "SASL_SSL:SASL_SSL",
+                 *self.extra_protocol_map()])
+        settings.update(self.config)
         for key, value in settings.items():
             cmd += ["--override", f"{key}={value}"]
         return cmd

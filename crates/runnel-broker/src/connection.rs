@@ -30,8 +30,13 @@ use crate::handlers::{self, Caller, Reply};
 use crate::session::Session;
 use crate::tls::{ListenerTls, TLS_HANDSHAKE_TIMEOUT_MS};
 
-/// Kafka's connections.max.idle.ms default: a connection silent this long is closed.
-pub const CONNECTION_IDLE_MS_MAX: u64 = 600_000;
+/// What a negative connections.max.idle.ms (Kafka: never expire) waits for: a century.
+const CONNECTION_IDLE_MS_UNBOUNDED: u64 = 100 * 365 * 24 * 3_600_000;
+
+/// connections.max.idle.ms as a wait: negative means no limit, as in Kafka.
+fn idle_limit_ms(configured_ms: i64) -> u64 {
+    u64::try_from(configured_ms).map_or(CONNECTION_IDLE_MS_UNBOUNDED, |ms| ms.max(1))
+}
 
 /// What a connection needs to know about the listener that accepted it.
 #[derive(Debug)]
@@ -50,7 +55,7 @@ enum Closed {
     Frame(#[from] runnel_protocol::frame::FrameError),
     #[error("connection ended inside a frame: {0}")]
     Truncated(std::io::Error),
-    #[error("idle for {CONNECTION_IDLE_MS_MAX} ms")]
+    #[error("idle longer than connections.max.idle.ms")]
     Idle,
     #[error("unsupported version {version} of {api_key:?}")]
     UnsupportedVersion { api_key: ApiKey, version: i16 },
@@ -75,7 +80,7 @@ pub async fn serve(
         let session = Session::anonymous(peer, listener.name.clone(), listener.security_protocol);
         return serve_stream(ctx, stream, session, shutdown).await;
     };
-    let handshake_ms = TLS_HANDSHAKE_TIMEOUT_MS.min(u64::try_from(ctx.config.connections_max_idle_ms).unwrap_or(u64::MAX).max(1));
+    let handshake_ms = TLS_HANDSHAKE_TIMEOUT_MS.min(idle_limit_ms(ctx.config.connections_max_idle_ms));
     let acceptor = tokio_rustls::TlsAcceptor::from(tls.server_config.clone());
     let accepted = tokio::select! {
         accepted = tokio::time::timeout(Duration::from_millis(handshake_ms), acceptor.accept(stream)) => accepted,
@@ -111,11 +116,12 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let frame_bytes_max = ctx.config.socket_request_max_bytes as usize;
+    let idle_ms = idle_limit_ms(ctx.config.connections_max_idle_ms);
     let mut out = BytesMut::new();
     let (peer, listener, principal) = (&session.peer, &session.listener, &session.principal);
     loop {
         let frame = tokio::select! {
-            frame = read_frame(&mut stream, frame_bytes_max) => frame,
+            frame = read_frame(&mut stream, frame_bytes_max, idle_ms) => frame,
             _ = shutdown.cancelled() => return,
         };
         let body = match frame {
@@ -146,8 +152,8 @@ where
 }
 
 /// Reads one frame body; `None` on a clean end of stream between frames.
-async fn read_frame<S: AsyncRead + Unpin>(stream: &mut S, frame_bytes_max: usize) -> Result<Option<Bytes>, Closed> {
-    let idle = Duration::from_millis(CONNECTION_IDLE_MS_MAX);
+async fn read_frame<S: AsyncRead + Unpin>(stream: &mut S, frame_bytes_max: usize, idle_ms: u64) -> Result<Option<Bytes>, Closed> {
+    let idle = Duration::from_millis(idle_ms);
     let mut prefix = [0u8; FRAME_SIZE_PREFIX_BYTES];
     let read_prefix = async {
         match stream.read(&mut prefix[..1]).await {

@@ -163,6 +163,7 @@ async fn bad_tls_clients_are_refused_and_good_clients_carry_on() {
     let broker = start(&certs, &[("connections.max.idle.ms", &STALL_BOUND_MS.to_string())]).await;
     let alice = identity_from(&certs.clients[0].certificate, &certs.clients[0].key);
     let mut good = tls_connect(broker.ssl, client_config(&certs.ca_certificate, Some(alice))).await.expect("good client");
+    metadata(&mut good).await.expect("good client served");
 
     // A plaintext Kafka request on the TLS port: the handshake fails and the connection closes.
     let mut plain_on_tls = TcpStream::connect(broker.ssl).await.expect("connect");
@@ -179,6 +180,11 @@ async fn bad_tls_clients_are_refused_and_good_clients_carry_on() {
         assert!(metadata(&mut stream).await.is_err(), "an untrusted certificate must be refused");
     }
 
+    // The good clients never noticed.
+    assert_eq!(advertised_port(&metadata(&mut good).await.expect("still served")), i32::from(broker.ssl.port()));
+    let mut plain = TcpStream::connect(broker.plaintext).await.expect("plaintext connect");
+    metadata(&mut plain).await.expect("plaintext still served");
+
     // A handshake that never starts is cut off after the smaller of TLS_HANDSHAKE_TIMEOUT_MS
     // and connections.max.idle.ms (set low here).
     let mut silent = TcpStream::connect(broker.ssl).await.expect("connect");
@@ -189,10 +195,10 @@ async fn bad_tls_clients_are_refused_and_good_clients_carry_on() {
     let waited = started.elapsed();
     assert!(waited >= Duration::from_millis(STALL_BOUND_MS / 2), "closed after {waited:?}, before the bound");
 
-    // The good clients never noticed.
-    assert_eq!(advertised_port(&metadata(&mut good).await.expect("still served")), i32::from(broker.ssl.port()));
-    let mut plain = TcpStream::connect(broker.plaintext).await.expect("plaintext connect");
-    metadata(&mut plain).await.expect("plaintext still served");
+    // Idle connections close at the same bound; new ones are served.
+    let alice = identity_from(&certs.clients[0].certificate, &certs.clients[0].key);
+    let mut fresh = tls_connect(broker.ssl, client_config(&certs.ca_certificate, Some(alice))).await.expect("fresh client");
+    metadata(&mut fresh).await.expect("served after the stall");
 }
 
 #[tokio::test]

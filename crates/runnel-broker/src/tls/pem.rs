@@ -1,6 +1,7 @@
 //! PEM blocks: `-----BEGIN LABEL-----`, base64, `-----END LABEL-----`, as Kafka's `PemParser`
 //! finds them: text before, between and after blocks is ignored (a keystore file may carry
-//! `Bag Attributes` lines from openssl), as are RFC 1421 header lines inside a block.
+//! `Bag Attributes` lines from openssl), as are RFC 1421 header lines inside a block, and
+//! whitespace anywhere in the base64.
 
 use base64::Engine;
 
@@ -25,34 +26,35 @@ const BEGIN: &str = "-----BEGIN ";
 const END: &str = "-----END ";
 const DASHES: &str = "-----";
 
-/// Every block in `text`, in order.
+/// Every block in `text`, in order. Blocks need not start on their own line: a value written
+/// with properties line continuations (`-----BEGIN CERTIFICATE----- \` ...) reaches Kafka as
+/// one line, and Kafka's parser accepts it, so this one does too.
 pub fn parse_blocks(text: &str) -> Result<Vec<PemBlock>, PemError> {
     let mut blocks = Vec::new();
-    let mut lines = text.lines().map(str::trim);
-    while let Some(line) = lines.next() {
-        let Some(label) = line.strip_prefix(BEGIN).and_then(|rest| rest.strip_suffix(DASHES)) else {
-            continue;
-        };
-        let label = label.trim().to_string();
-        let mut body = String::new();
-        let mut ended = false;
-        for line in lines.by_ref() {
-            if line.starts_with(END) {
-                ended = true;
-                break;
-            }
-            // `Proc-Type: 4,ENCRYPTED` style headers (legacy openssl encryption) carry a colon.
-            if !line.contains(':') {
-                body.push_str(line);
-            }
-        }
-        if !ended {
+    let mut rest = text;
+    while let Some(begin) = rest.find(BEGIN) {
+        let after_begin = &rest[begin + BEGIN.len()..];
+        let Some(label_end) = after_begin.find(DASHES) else { break };
+        let label = after_begin[..label_end].trim().to_string();
+        let body_and_rest = &after_begin[label_end + DASHES.len()..];
+        let Some(end) = body_and_rest.find(END) else {
             return Err(PemError::Unterminated { label });
-        }
+        };
+        // `Proc-Type: 4,ENCRYPTED` style headers (legacy openssl encryption) hold ':' or ',',
+        // which base64 never does.
+        let body: String = body_and_rest[..end]
+            .split_whitespace()
+            .filter(|token| !token.contains(':') && !token.contains(','))
+            .collect();
         let der = base64::engine::general_purpose::STANDARD
             .decode(body.as_bytes())
             .map_err(|error| PemError::Base64 { label: label.clone(), reason: error.to_string() })?;
         blocks.push(PemBlock { label, der });
+        let after_end = &body_and_rest[end + END.len()..];
+        rest = match after_end.find(DASHES) {
+            Some(close) => &after_end[close + DASHES.len()..],
+            None => "",
+        };
     }
     Ok(blocks)
 }
@@ -79,5 +81,12 @@ mod tests {
             Err(PemError::Base64 { .. })
         ));
         assert!(parse_blocks("no pem here").expect("nothing").is_empty());
+    }
+
+    #[test]
+    fn a_block_joined_onto_one_line_by_properties_continuations_is_read() {
+        let text = "-----BEGIN CERTIFICATE----- AAEC Aw== -----END CERTIFICATE----- -----BEGIN CERTIFICATE----- BAU= -----END CERTIFICATE-----";
+        let blocks = parse_blocks(text).expect("valid");
+        assert_eq!(blocks.iter().map(|b| b.der.clone()).collect::<Vec<_>>(), vec![vec![0, 1, 2, 3], vec![4, 5]]);
     }
 }
