@@ -37,6 +37,8 @@ enum Command {
     Topic(cli::topic::TopicArgs),
     /// List and describe consumer groups, reset and delete their offsets, delete groups.
     Group(cli::group::GroupArgs),
+    /// Make a development CA and TLS certificates (server and clients) and print their settings.
+    Certs(cli::certs::CertsArgs),
 }
 
 #[derive(Args)]
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
             init_tracing("warn", true);
             cli::run(cli::group::run(args))
         }
+        Command::Certs(args) => cli::certs::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

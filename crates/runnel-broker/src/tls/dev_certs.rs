@@ -53,6 +53,7 @@ pub enum DevCertsError {
 /// The files of one generated identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdentityFiles {
+    /// The certificate's common name (`localhost`, or the client name).
     pub name: String,
     pub certificate: PathBuf,
     pub key: PathBuf,
@@ -107,6 +108,7 @@ fn write(path: &Path, contents: &str, private: bool) -> Result<(), DevCertsError
 /// Writes an identity signed by `issuer`: certificate (leaf then CA), key, and keystore.
 fn write_identity(
     dir: &Path,
+    common_name: &str,
     name: &str,
     params: CertificateParams,
     issuer: &Issuer<'_, KeyPair>,
@@ -116,7 +118,7 @@ fn write_identity(
     let certificate = params.signed_by(&key, issuer)?;
     let chain = format!("{}{ca_pem}", certificate.pem());
     let files = IdentityFiles {
-        name: name.to_string(),
+        name: common_name.to_string(),
         certificate: dir.join(format!("{name}.pem")),
         key: dir.join(format!("{name}.key")),
         keystore: dir.join(format!("{name}-keystore.pem")),
@@ -170,7 +172,7 @@ pub fn create(dir: &Path, request: &DevCertsRequest) -> Result<DevCerts, DevCert
     server_params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
     // clientAuth too, so the same identity can serve a broker that talks TLS to another.
     server_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
-    let server = write_identity(&dir, "server", server_params, &issuer, &ca_pem)?;
+    let server = write_identity(&dir, &server_name, "server", server_params, &issuer, &ca_pem)?;
 
     let mut clients = Vec::new();
     let mut java_client_properties = Vec::new();
@@ -178,7 +180,7 @@ pub fn create(dir: &Path, request: &DevCertsRequest) -> Result<DevCerts, DevCert
         let mut client_params = params(client, now)?;
         client_params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
         client_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        let files = write_identity(&dir, &format!("client-{client}"), client_params, &issuer, &ca_pem)?;
+        let files = write_identity(&dir, client, &format!("client-{client}"), client_params, &issuer, &ca_pem)?;
         let properties = dir.join(format!("client-{client}.properties"));
         write(&properties, &java_properties(&ca_cert_path, &files), false)?;
         java_client_properties.push(properties);
@@ -229,7 +231,7 @@ pub fn settings_text(certs: &DevCerts) -> String {
         let _ = writeln!(out, "#   ssl.truststore.type=PEM, ssl.truststore.location={}", certs.ca_certificate.display());
         return out;
     };
-    let _ = writeln!(out, "\n# --- kafka-python (client {}) ---", client.name);
+    let _ = writeln!(out, "\n# --- kafka-python (client certificate CN={}) ---", client.name);
     let _ = writeln!(
         out,
         "KafkaConsumer(..., bootstrap_servers=\"{bootstrap}\", security_protocol=\"SSL\",\n    \
@@ -238,7 +240,7 @@ pub fn settings_text(certs: &DevCerts) -> String {
         client.certificate.display(),
         client.key.display()
     );
-    let _ = writeln!(out, "\n# --- confluent-kafka / librdkafka (client {}) ---", client.name);
+    let _ = writeln!(out, "\n# --- confluent-kafka / librdkafka (client certificate CN={}) ---", client.name);
     let _ = writeln!(
         out,
         "{{\"bootstrap.servers\": \"{bootstrap}\", \"security.protocol\": \"SSL\",\n \
@@ -247,14 +249,14 @@ pub fn settings_text(certs: &DevCerts) -> String {
         client.certificate.display(),
         client.key.display()
     );
-    let _ = writeln!(out, "\n# --- Java clients and Kafka CLI tools: client.properties (client {}) ---", client.name);
+    let _ = writeln!(out, "\n# --- Java clients and Kafka CLI tools: client.properties (client certificate CN={}) ---", client.name);
     if let Some(path) = certs.java_client_properties.first() {
         let _ = writeln!(out, "# written to {}", path.display());
     }
     out.push_str(&java_properties(&certs.ca_certificate, client));
     if certs.clients.len() > 1 {
         let others: Vec<&str> = certs.clients[1..].iter().map(|c| c.name.as_str()).collect();
-        let _ = writeln!(out, "\n# Other clients ({}) have the same files under their own names.", others.join(", "));
+        let _ = writeln!(out, "\n# Other clients ({}) have the same files as client-<name>.*", others.join(", "));
     }
     out
 }

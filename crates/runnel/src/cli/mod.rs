@@ -6,6 +6,7 @@
 //! command to completion. A new client command flattens `GlobalArgs` into its own Args and
 //! prints through `output`, so flags and formats stay the same everywhere.
 
+pub mod certs;
 pub mod group;
 pub mod output;
 pub mod props;
