@@ -4,24 +4,29 @@
   commit, committed offsets checked) over SSL with a client certificate, with kafka-python,
   confluent-kafka and Kafka's Java console tools (client.properties with a PEM keystore).
 - Metadata answers with the address advertised for the listener the client came in on.
-- The broker starts with a PKCS12 keystore, and with inline PEM (ssl.keystore.key and
-  ssl.keystore.certificate.chain).
+- The broker starts with a PKCS12 keystore, with inline PEM (ssl.keystore.key and
+  ssl.keystore.certificate.chain), with an encrypted PKCS#8 key (ssl.key.password), and with
+  the set `runnel certs create` makes and the settings it prints.
 Bad TLS input is in test_tls_bad_input.py.
 """
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 
 import pytest
 
-from harness import wire
-from harness.certs import PKCS12_PASSWORD, make_certs, server_ssl_settings
+from harness import BrokerStartError, wire
+from harness.certs import PKCS12_PASSWORD, Certs, make_certs, server_ssl_settings
+from harness.paths import RUNNEL_BIN
 from harness.ports import LOOPBACK
 from harness.tls_clients import ck_user_story, java_user_story, kp_user_story, tls_socket
 
 SSL = {"SSL": "SSL"}
 MAX_PROBLEMS_SHOWN = 8
+CLI_TIMEOUT_S = 60
+KEY_PASSWORD = "key-secret"
 
 
 @pytest.fixture(scope="module")
@@ -124,3 +129,63 @@ def test_principal_from_the_client_certificate_appears_in_runnels_connection_log
         wire.read_until_closed(sock, 10.0)
     log = b.output_tail(200)
     assert "principal=User:ALICE@RUNNEL" in log, log
+
+
+def _server_properties_from(printed: str) -> dict[str, str]:
+    """The ssl.* lines of the broker section `runnel certs create` prints."""
+    section = printed.split("# --- broker: server.properties ---", 1)[1].split("\n# ---", 1)[0]
+    pairs = (line.split("=", 1) for line in section.splitlines() if line.startswith("ssl."))
+    return {k: v for k, v in pairs}
+
+
+def test_runnel_certs_create_makes_a_set_both_brokers_accept(broker_factory, broker_kind, tmp_path):
+    out_dir = tmp_path / "certs"
+    res = subprocess.run([str(RUNNEL_BIN), "certs", "create", str(out_dir), "--host", "localhost", "--ip", LOOPBACK,
+                          "--client", "alice", "--client", "bob"],
+                         capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
+    assert res.returncode == 0, res.stderr
+    settings = _server_properties_from(res.stdout)
+    assert settings["ssl.client.auth"] == "required", res.stdout
+    b = broker_factory(broker_kind, settings, extra_listeners=SSL)
+    generated = Certs(out_dir)  # ca.pem is where Certs expects it; clients are client-<name>.*
+    for name in ("alice", "bob"):
+        with tls_socket(b.listener_bootstrap("SSL"), generated, cert=out_dir / f"client-{name}.pem",
+                        key=out_dir / f"client-{name}.key") as sock:
+            assert _advertised(sock) == [(1, LOOPBACK, b.listener_ports["SSL"])]
+    java_props = (out_dir / "client-alice.properties").read_text()
+    assert "ssl.keystore.type=PEM" in java_props and str(out_dir / "client-alice-keystore.pem") in java_props
+
+
+# The encryption each broker reads: Runnel reads PBES2 (openssl's default); Kafka on Java 17
+# cannot ("PBES2 SecretKeyFactory not available") but reads the older PKCS#12 3DES scheme,
+# which Runnel does not.
+ENCRYPTION = {"runnel": ["-v2", "aes-256-cbc"], "kafka": ["-v1", "PBE-SHA1-3DES"]}
+
+
+def test_broker_with_an_encrypted_pem_private_key(broker_factory, broker_kind, certs, tmp_path):
+    encrypted_key = tmp_path / "server-encrypted.key"
+    subprocess.run(["openssl", "pkcs8", "-topk8", *ENCRYPTION[broker_kind], "-in", str(certs.server_key), "-out",
+                    str(encrypted_key), "-passout", f"pass:{KEY_PASSWORD}"],
+                   check=True, capture_output=True, timeout=CLI_TIMEOUT_S)
+    keystore = tmp_path / "server-encrypted-keystore.pem"
+    keystore.write_text(encrypted_key.read_text() + certs.server_cert.read_text())
+    settings = {**server_ssl_settings(certs), "ssl.keystore.location": str(keystore), "ssl.key.password": KEY_PASSWORD}
+    b = broker_factory(broker_kind, settings, extra_listeners=SSL)
+    _serves_tls_metadata(b, certs)
+
+
+def test_runnel_names_a_wrong_key_password_at_startup(broker_factory, certs, tmp_path):
+    encrypted_key = tmp_path / "server-encrypted.key"
+    subprocess.run(["openssl", "pkcs8", "-topk8", "-v2", "aes-256-cbc", "-in", str(certs.server_key), "-out",
+                    str(encrypted_key), "-passout", f"pass:{KEY_PASSWORD}"],
+                   check=True, capture_output=True, timeout=CLI_TIMEOUT_S)
+    keystore = tmp_path / "server-encrypted-keystore.pem"
+    keystore.write_text(encrypted_key.read_text() + certs.server_cert.read_text())
+    wrong = "not-the-key-password-7"
+    settings = {**server_ssl_settings(certs), "ssl.keystore.location": str(keystore), "ssl.key.password": wrong}
+    b = broker_factory("runnel", settings, extra_listeners=SSL, start=False)
+    with pytest.raises(BrokerStartError):
+        b.start()
+    out = b.output_tail(20)
+    assert "cannot decrypt the private key with ssl.key.password" in out, out
+    assert wrong not in out.split("===== start")[-1].split("\n", 1)[1], "the password must not be printed"
