@@ -22,6 +22,8 @@ from harness.process import _die_with_parent
 
 JAVA_BUILD_DIR = RESULTS_DIR / "java"
 FRANZGO_BIN = RESULTS_DIR / "bin" / "franzgo-compat"
+# Runnel's own client: the workspace's release build (`cargo build --release`, scripts/test).
+RUNNEL_COMPAT_BIN = Path(os.environ.get("RUNNEL_COMPAT_BIN", REPO / "target" / "release" / "runnel-compat"))
 NODE_BIN = os.environ.get("RUNNEL_NODE", "node")
 # Per scenario: the slowest (group.crash) needs about 15 s; adapters bound their own waits.
 ADAPTER_S_PER_SCENARIO = 60.0
@@ -60,6 +62,8 @@ CLIENTS = [
     Client("kafkajs", "kafkajs (npm ci), compat/kafkajs/adapter.js", (NODE_BIN, str(COMPAT_DIR / "kafkajs" / "adapter.js"))),
     Client("kcat", "kcat (Debian), compat/kcat/kcat_adapter.py", _py(VENV_PYTHON, "kcat/kcat_adapter.py"),
            (("RUNNEL_KCAT", KCAT_BIN),)),
+    Client("runnel-client", "runnel-client (this workspace), compat/rust (cargo build --release -p runnel-compat)",
+           (str(RUNNEL_COMPAT_BIN),)),
 ]
 BY_NAME = {c.name: c for c in CLIENTS}
 

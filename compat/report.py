@@ -205,8 +205,7 @@ def render(card: dict, verdict: dict, scenario_ids: list[str], kgo: dict | None,
         e = card["clients"][name]
         out.append(f"| {name} | {esc(e['version'])} | {esc(e['how'])} | {counts(e, 'runnel', scenario_ids)} | "
                    f"{counts(e, 'kafka', scenario_ids)} |")
-    out += ["", "Runnel's own Rust client joins the card once it exists (issue 5).", "",
-            "## Scenarios by client", "",
+    out += ["", "## Scenarios by client", "",
             "Each cell: Runnel's result, then Kafka's. ✓ pass, ✗ fail, – skip (the client has no API for it; "
             "reasons below).", "",
             "| scenario | " + " | ".join(clients) + " |",
