@@ -332,7 +332,8 @@ pub(crate) fn parse_reset_plan(
         if line.is_empty() {
             continue;
         }
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+        let fields = csv_fields(line).with_context(|| format!("line {}", index + 1))?;
+        let fields: Vec<&str> = fields.iter().map(|f| f.trim()).collect();
         let (group, topic, partition, offset) = match fields[..] {
             [topic, partition, offset] => match groups {
                 [group] => (group.as_str(), topic, partition, offset),
@@ -355,6 +356,54 @@ pub(crate) fn parse_reset_plan(
     Ok(plan)
 }
 
+/// The fields of one CSV line. Kafka's tool writes them with Jackson, which quotes long
+/// values (`"a-long-topic-name",0,42`) and doubles quotes inside quoted ones.
+pub(crate) fn csv_fields(line: &str) -> anyhow::Result<Vec<String>> {
+    let mut fields = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        let mut field = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next() {
+                    Some('"') if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        field.push('"');
+                    }
+                    Some('"') => break,
+                    Some(c) => field.push(c),
+                    None => bail!("unterminated quoted field"),
+                }
+            }
+            if !matches!(chars.peek(), None | Some(',')) {
+                bail!("text after a quoted field");
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == ',' {
+                    break;
+                }
+                field.push(c);
+                chars.next();
+            }
+        }
+        fields.push(field);
+        if chars.next().is_none() {
+            return Ok(fields);
+        }
+    }
+}
+
+/// A CSV field, quoted when it holds a separator, a quote or blanks at its ends.
+fn csv_field(value: &str) -> String {
+    if value.contains([',', '"', '\n', '\r']) || value.trim() != value {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_string()
+    }
+}
+
 /// `--export`: Kafka's CSV, with the group column only when several groups were asked for
 /// (and the blank line Kafka's tool ends it with).
 pub(crate) fn export_csv(plans: &BTreeMap<String, BTreeMap<TopicPartition, i64>>, single_group: bool) -> String {
@@ -362,9 +411,9 @@ pub(crate) fn export_csv(plans: &BTreeMap<String, BTreeMap<TopicPartition, i64>>
     for (group, plan) in plans {
         for (tp, offset) in plan {
             if single_group {
-                out += &format!("{},{},{offset}\n", tp.topic, tp.partition);
+                out += &format!("{},{},{offset}\n", csv_field(&tp.topic), tp.partition);
             } else {
-                out += &format!("{group},{},{},{offset}\n", tp.topic, tp.partition);
+                out += &format!("{},{},{},{offset}\n", csv_field(group), csv_field(&tp.topic), tp.partition);
             }
         }
     }
@@ -446,6 +495,28 @@ mod tests {
         let multi = export_csv(&plans, false);
         assert_eq!(multi, "g1,orders,0,3\ng1,orders,1,5\n\n");
         assert_eq!(parse_reset_plan(&multi, &[]).unwrap(), plans);
+    }
+
+    #[test]
+    fn plans_exported_by_kafka_with_quotes_read_back() {
+        // Kafka's --export (Jackson) quotes values longer than 24 characters.
+        let text = "\"a-topic-name-longer-than-24-chars\",0,2\n\"a-topic-name-longer-than-24-chars\",1,4\n\n";
+        let plan = parse_reset_plan(text, &["g".to_string()]).unwrap();
+        assert_eq!(
+            plan["g"],
+            BTreeMap::from([
+                (tp("a-topic-name-longer-than-24-chars", 0), 2),
+                (tp("a-topic-name-longer-than-24-chars", 1), 4)
+            ])
+        );
+        assert_eq!(csv_fields("\"a,\"\"b\"\"\",1").unwrap(), ["a,\"b\"", "1"]);
+        assert!(csv_fields("\"open,1").is_err());
+        assert!(csv_fields("\"a\"x,1").is_err());
+        let group = "odd,group".to_string();
+        let plans = BTreeMap::from([(group.clone(), BTreeMap::from([(tp("t", 0), 1)]))]);
+        let exported = export_csv(&plans, false);
+        assert_eq!(exported, "\"odd,group\",t,0,1\n\n");
+        assert_eq!(parse_reset_plan(&exported, &[]).unwrap(), plans);
     }
 
     #[test]
