@@ -39,6 +39,10 @@ enum Command {
     Group(cli::group::GroupArgs),
     /// Make a development CA and TLS certificates (server and clients) and print their settings.
     Certs(cli::certs::CertsArgs),
+    /// Write records to a topic, one per line of stdin or --file.
+    Produce(cli::produce::ProduceArgs),
+    /// Print records of topics, from every partition or as a member of a consumer group.
+    Consume(cli::consume::ConsumeArgs),
 }
 
 #[derive(Args)]
@@ -70,6 +74,14 @@ fn main() -> ExitCode {
             cli::run(cli::group::run(args))
         }
         Command::Certs(args) => cli::certs::run(args),
+        Command::Produce(args) => {
+            init_tracing("warn", true);
+            cli::run(cli::produce::run(args))
+        }
+        Command::Consume(args) => {
+            init_tracing("warn", true);
+            cli::run(cli::consume::run(args))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,9 +7,13 @@
 //! prints through `output`, so flags and formats stay the same everywhere.
 
 pub mod certs;
+pub mod consume;
+pub mod escape;
 pub mod group;
 pub mod output;
+pub mod produce;
 pub mod props;
+pub mod signal;
 pub mod time;
 pub mod topic;
 

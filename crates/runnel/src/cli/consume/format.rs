@@ -141,7 +141,10 @@ mod tests {
             timestamp_type: TimestampType::CreateTime,
             key: key.map(|k| k.to_vec().into()),
             value: value.map(|v| v.to_vec().into()),
-            headers: headers.iter().map(|(k, v)| Header { key: k.to_string(), value: v.map(|v| v.to_vec().into()) }).collect(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| Header { key: k.to_string(), value: v.map(|v| v.to_vec().into()) })
+                .collect(),
             leader_epoch: None,
         }
     }

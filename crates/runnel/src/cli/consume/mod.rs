@@ -180,7 +180,12 @@ pub async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
 }
 
 /// Assigns every partition of `topics` (or only `partitions` of each) and seeks them.
-async fn assign(consumer: &mut Consumer, topics: &[String], partitions: &[i32], spec: OffsetSpec) -> anyhow::Result<()> {
+async fn assign(
+    consumer: &mut Consumer,
+    topics: &[String],
+    partitions: &[i32],
+    spec: OffsetSpec,
+) -> anyhow::Result<()> {
     let mut assigned = Vec::new();
     for topic in topics {
         let all = partitions_of(consumer, topic).await?;
@@ -231,7 +236,12 @@ struct Session<'a> {
 
 impl Session<'_> {
     /// Polls and prints until a stop condition; returns how many records were printed.
-    async fn run(&mut self, num: Option<u64>, timeout_ms: Option<u64>, stop: &CancellationToken) -> anyhow::Result<u64> {
+    async fn run(
+        &mut self,
+        num: Option<u64>,
+        timeout_ms: Option<u64>,
+        stop: &CancellationToken,
+    ) -> anyhow::Result<u64> {
         let idle_limit = timeout_ms.map(Duration::from_millis);
         let mut last_record_at = Instant::now();
         while num.is_none_or(|n| self.printed_total < n) && !stop.is_cancelled() {

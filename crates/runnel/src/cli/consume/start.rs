@@ -23,6 +23,7 @@ use super::offset::OffsetSpec;
 
 /// Seeks every partition in `partitions` to `spec`.
 pub async fn seek_all(consumer: &mut Consumer, partitions: &[TopicPartition], spec: OffsetSpec) -> anyhow::Result<()> {
+    // The consumer's seek_to_* read an empty list as "every assigned partition".
     if partitions.is_empty() {
         return Ok(());
     }
@@ -51,7 +52,10 @@ pub async fn seek_all(consumer: &mut Consumer, partitions: &[TopicPartition], sp
                     None => past_the_end.push(tp.clone()),
                 }
             }
-            consumer.seek_to_end(&past_the_end)?;
+            // An empty list would mean every assigned partition (as in Java).
+            if !past_the_end.is_empty() {
+                consumer.seek_to_end(&past_the_end)?;
+            }
         }
     }
     Ok(())
@@ -99,7 +103,11 @@ impl GroupStarts {
 
     /// Positions the partitions assigned since the last call that have no committed offset,
     /// and returns `records` without the ones fetched for them.
-    pub async fn apply(&self, consumer: &mut Consumer, mut records: Vec<ConsumerRecord>) -> anyhow::Result<Vec<ConsumerRecord>> {
+    pub async fn apply(
+        &self,
+        consumer: &mut Consumer,
+        mut records: Vec<ConsumerRecord>,
+    ) -> anyhow::Result<Vec<ConsumerRecord>> {
         let noted: Vec<TopicPartition> = std::mem::take(&mut *lock(&self.assigned));
         if noted.is_empty() {
             return Ok(records);

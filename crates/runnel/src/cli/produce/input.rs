@@ -67,7 +67,7 @@ pub fn open(file: Option<&Path>, line_bytes_max: usize) -> anyhow::Result<Input>
 fn stdin_file_size() -> Option<u64> {
     let fd = io::stdin().as_fd().try_clone_to_owned().ok()?;
     let metadata = File::from(fd).metadata().ok()?;
-    metadata.is_file().then(|| metadata.len())
+    metadata.is_file().then_some(metadata.len())
 }
 
 fn read_all(mut reader: impl BufRead, line_bytes_max: usize, sender: &mpsc::Sender<Item>) {
@@ -158,7 +158,12 @@ mod tests {
         let got = lines(b"a\r\nbb\n\nccc", 100);
         assert_eq!(
             got,
-            vec![(b"a".to_vec(), 3, false), (b"bb".to_vec(), 3, false), (b"".to_vec(), 1, false), (b"ccc".to_vec(), 3, false)]
+            vec![
+                (b"a".to_vec(), 3, false),
+                (b"bb".to_vec(), 3, false),
+                (b"".to_vec(), 1, false),
+                (b"ccc".to_vec(), 3, false)
+            ]
         );
         assert!(lines(b"", 100).is_empty());
     }

@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
-use runnel_client::producer::{Acks, Compression, DeliveryFuture, Producer, ProducerConfig, ProducerRecord, MESSAGE_TOO_LARGE};
+use runnel_client::producer::{
+    Acks, Compression, DeliveryFuture, Producer, ProducerConfig, ProducerRecord, MESSAGE_TOO_LARGE,
+};
 use tokio::sync::mpsc;
 
 use super::escape::unescape;
@@ -144,9 +146,8 @@ pub async fn run(args: ProduceArgs) -> anyhow::Result<()> {
             }
             Some(Item::TooLong { number, raw_len }) => {
                 reporter.input_read(raw_len);
-                reporter.failed(&format!(
-                    "line {number}: longer than max.request.size ({line_bytes_max} bytes); skipped"
-                ));
+                reporter
+                    .failed(&format!("line {number}: longer than max.request.size ({line_bytes_max} bytes); skipped"));
                 continue;
             }
             Some(Item::Line { number, bytes, raw_len }) => {
@@ -185,7 +186,9 @@ pub async fn run(args: ProduceArgs) -> anyhow::Result<()> {
                     break;
                 }
             }
-            Err(error) if error.code() == Some(MESSAGE_TOO_LARGE) => reporter.failed(&format!("line {number}: {error}")),
+            Err(error) if error.code() == Some(MESSAGE_TOO_LARGE) => {
+                reporter.failed(&format!("line {number}: {error}"))
+            }
             Err(error) => {
                 // Later sends would fail the same way (or wait as long): stop reading.
                 fatal = Some(anyhow::Error::new(error).context(format!("line {number}")));

@@ -50,7 +50,8 @@ pub struct Reporter {
 
 impl Reporter {
     pub fn new(total_input_bytes: Option<u64>, enabled: bool) -> Reporter {
-        let state = State { counts: Counts::default(), total_input_bytes, started: Instant::now(), enabled, drawn: false };
+        let state =
+            State { counts: Counts::default(), total_input_bytes, started: Instant::now(), enabled, drawn: false };
         Reporter { state: Arc::new(Mutex::new(state)) }
     }
 
@@ -175,7 +176,10 @@ mod tests {
     #[test]
     fn summary_states_records_bytes_and_rates() {
         let line = summary_line("orders", &counts(1000, 2, 2 * 1024 * 1024, 0), Duration::from_secs(2));
-        assert_eq!(line, "1000 records produced to orders (2 failed): 2097152 bytes in 2.00 s, 500.0 records/s, 1.00 MB/s");
+        assert_eq!(
+            line,
+            "1000 records produced to orders (2 failed): 2097152 bytes in 2.00 s, 500.0 records/s, 1.00 MB/s"
+        );
     }
 
     #[test]
@@ -187,7 +191,10 @@ mod tests {
     #[test]
     fn progress_with_a_known_size_has_a_bar_and_percentage() {
         let line = progress_line(&counts(10, 0, 2048, 50), Some(100), Duration::from_secs(1));
-        assert_eq!(line, format!("[{}{}]  50%  10 records  2.0 KB  10 records/s  0.00 MB/s", "#".repeat(15), "-".repeat(15)));
+        assert_eq!(
+            line,
+            format!("[{}{}]  50%  10 records  2.0 KB  10 records/s  0.00 MB/s", "#".repeat(15), "-".repeat(15))
+        );
         let full = progress_line(&counts(1, 0, 1, 500), Some(100), Duration::from_secs(1));
         assert!(full.starts_with(&format!("[{}] 100%", "#".repeat(BAR_CHARS))), "{full}");
     }
