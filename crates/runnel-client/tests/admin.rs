@@ -224,7 +224,7 @@ async fn group_describe_offsets_and_deletion_follow_the_groups_state() {
     assert_eq!((m.member_id.as_str(), m.client_id.as_str()), (member.member_id.as_str(), admin_support::CLIENT_ID));
     assert!(m.host.contains("127.0.0.1"), "{}", m.host);
     assert_eq!(m.assignment, [tp(&topic, 0), tp(&topic, 1)]);
-    assert_eq!(m.subscribed_topics, [topic.clone()]);
+    assert_eq!(m.subscribed_topics, std::slice::from_ref(&topic));
     assert!(description.coordinator_id >= 0 && description.coordinator_addr.contains(':'));
 
     // Kafka's admin commits as generation -1 with no member: refused while members are active.

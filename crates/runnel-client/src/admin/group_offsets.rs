@@ -138,6 +138,22 @@ impl Admin {
 
     /// Sets the group's committed offsets from outside the group; one result per partition.
     /// The coordinator refuses (UNKNOWN_MEMBER_ID) while the group has active members.
+    ///
+    /// ```no_run
+    /// use std::collections::BTreeMap;
+    /// use runnel_client::admin::{Admin, OffsetAndMetadata, TopicPartition};
+    ///
+    /// # async fn run(admin: Admin) -> runnel_client::Result<()> {
+    /// // Rewind an idle group to the start of partition 0.
+    /// let offsets = BTreeMap::from([(TopicPartition::new("orders", 0), OffsetAndMetadata::new(0))]);
+    /// for (tp, result) in admin.alter_group_offsets("billing", &offsets).await? {
+    ///     result.map_err(|e| println!("{tp}: {e}")).ok();
+    /// }
+    /// let committed = admin.list_group_offsets("billing", None).await?;
+    /// assert_eq!(committed[&TopicPartition::new("orders", 0)].offset, 0);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn alter_group_offsets(
         &self,
         group: &str,

@@ -107,6 +107,22 @@ impl Admin {
     }
 
     /// State, assignor and members of each group; one result per group.
+    ///
+    /// ```no_run
+    /// use runnel_client::admin::Admin;
+    ///
+    /// # async fn run(admin: Admin) -> runnel_client::Result<()> {
+    /// let groups = ["billing".to_string()];
+    /// for (group, described) in admin.describe_groups(&groups).await? {
+    ///     let described = described?;
+    ///     println!("{group}: {} with {} members", described.state, described.members.len());
+    ///     for member in &described.members {
+    ///         println!("  {} {} {:?}", member.client_id, member.host, member.assignment);
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn describe_groups(&self, groups: &[String]) -> Result<BTreeMap<String, Result<GroupDescription>>> {
         let mut results = BTreeMap::new();
         for group in groups {

@@ -6,7 +6,7 @@
 //! when set (Runnel or Apache Kafka), otherwise an in-process Runnel that is stopped and
 //! its data removed when the `TestBroker` is dropped.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use bytes::BytesMut;
