@@ -12,6 +12,7 @@ Bad TLS input is in test_tls_bad_input.py.
 
 from __future__ import annotations
 
+import ssl
 import subprocess
 import uuid
 
@@ -189,3 +190,15 @@ def test_runnel_names_a_wrong_key_password_at_startup(broker_factory, certs, tmp
     out = b.output_tail(20)
     assert "cannot decrypt the private key with ssl.key.password" in out, out
     assert wrong not in out.split("===== start")[-1].split("\n", 1)[1], "the password must not be printed"
+
+
+def test_requested_client_auth_serves_clients_with_and_without_a_certificate(broker_factory, broker_kind, certs):
+    b = broker_factory(broker_kind, server_ssl_settings(certs, client_auth="requested"), extra_listeners=SSL)
+    with tls_socket(b.listener_bootstrap("SSL"), certs, with_client_cert=False) as anonymous:
+        assert _advertised(anonymous) == [(1, LOOPBACK, b.listener_ports["SSL"])]
+    with tls_socket(b.listener_bootstrap("SSL"), certs) as alice:
+        assert _advertised(alice) == [(1, LOOPBACK, b.listener_ports["SSL"])]
+    # A certificate the truststore does not vouch for is still refused.
+    with pytest.raises((ssl.SSLError, OSError, wire.ConnectionClosed)):
+        with tls_socket(b.listener_bootstrap("SSL"), certs, cert=certs.rogue_cert, key=certs.rogue_key) as rogue:
+            _advertised(rogue)

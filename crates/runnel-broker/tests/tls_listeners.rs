@@ -12,7 +12,10 @@ use bytes::{Buf, BufMut, BytesMut};
 use runnel_broker::config::BrokerConfig;
 use runnel_broker::tls::dev_certs::{self, DevCerts, DevCertsRequest};
 use runnel_broker::Broker;
-use runnel_protocol::kafka_protocol::messages::{ApiKey, MetadataRequest, MetadataResponse, RequestHeader};
+use runnel_protocol::kafka_protocol::messages::{
+    ApiKey, DescribeClusterRequest, DescribeClusterResponse, FindCoordinatorRequest, FindCoordinatorResponse,
+    MetadataRequest, MetadataResponse, RequestHeader,
+};
 use runnel_protocol::kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -23,6 +26,8 @@ use tokio_util::sync::CancellationToken;
 /// Bound on every network wait in these tests.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 const METADATA_VERSION: i16 = 1;
+/// Kafka's error code when no coordinator can be named.
+const COORDINATOR_NOT_AVAILABLE: i16 = 15;
 /// connections.max.idle.ms in the bad-client test, which bounds a stalled handshake.
 const STALL_BOUND_MS: u64 = 2_000;
 
@@ -109,15 +114,22 @@ async fn tls_connect(
         .map_err(|_| std::io::Error::other("handshake timed out"))?
 }
 
-async fn metadata<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) -> std::io::Result<MetadataResponse> {
+/// Sends one request and decodes its response (response header v0 below flexible versions,
+/// v1 from them).
+async fn call<S, Req, Resp>(stream: &mut S, key: ApiKey, version: i16, request: Req) -> std::io::Result<Resp>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    Req: Encodable,
+    Resp: Decodable,
+{
     let header = RequestHeader::default()
-        .with_request_api_key(ApiKey::Metadata as i16)
-        .with_request_api_version(METADATA_VERSION)
+        .with_request_api_key(key as i16)
+        .with_request_api_version(version)
         .with_correlation_id(7)
         .with_client_id(Some(StrBytes::from_static_str("tls-test")));
     let mut body = BytesMut::new();
-    header.encode(&mut body, ApiKey::Metadata.request_header_version(METADATA_VERSION)).expect("header");
-    MetadataRequest::default().with_topics(Some(vec![])).encode(&mut body, METADATA_VERSION).expect("request");
+    header.encode(&mut body, key.request_header_version(version)).map_err(std::io::Error::other)?;
+    request.encode(&mut body, version).map_err(std::io::Error::other)?;
     let mut frame = BytesMut::new();
     frame.put_i32(body.len() as i32);
     frame.extend_from_slice(&body);
@@ -129,10 +141,31 @@ async fn metadata<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) -> std::io:
         stream.read_exact(&mut response).await?;
         let mut response = bytes::Bytes::from(response);
         assert_eq!(response.get_i32(), 7, "correlation id");
-        MetadataResponse::decode(&mut response, METADATA_VERSION).map_err(std::io::Error::other)
+        if key.response_header_version(version) >= 1 {
+            // The tagged fields of a flexible response header: none expected.
+            assert_eq!(response.get_u8(), 0, "no header tagged fields");
+        }
+        Resp::decode(&mut response, version).map_err(std::io::Error::other)
     })
     .await
-    .map_err(|_| std::io::Error::other("metadata timed out"))?
+    .map_err(|_| std::io::Error::other("request timed out"))?
+}
+
+async fn metadata<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) -> std::io::Result<MetadataResponse> {
+    call(stream, ApiKey::Metadata, METADATA_VERSION, MetadataRequest::default().with_topics(Some(vec![]))).await
+}
+
+async fn coordinator_port<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) -> i32 {
+    let request = FindCoordinatorRequest::default().with_key(StrBytes::from_static_str("some-group"));
+    let response: FindCoordinatorResponse = call(stream, ApiKey::FindCoordinator, 1, request).await.expect("find coordinator");
+    assert_eq!(response.error_code, 0, "{response:?}");
+    response.port
+}
+
+async fn cluster_ports<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) -> Vec<i32> {
+    let response: DescribeClusterResponse =
+        call(stream, ApiKey::DescribeCluster, 0, DescribeClusterRequest::default()).await.expect("describe cluster");
+    response.brokers.iter().map(|broker| broker.port).collect()
 }
 
 fn advertised_port(response: &MetadataResponse) -> i32 {
@@ -152,6 +185,12 @@ async fn each_listener_advertises_its_own_port_and_a_certificate_client_is_serve
     let alice = identity_from(&certs.clients[0].certificate, &certs.clients[0].key);
     let mut tls = tls_connect(broker.ssl, client_config(&certs.ca_certificate, Some(alice))).await.expect("tls connect");
     assert_eq!(advertised_port(&metadata(&mut tls).await.expect("tls metadata")), i32::from(broker.ssl.port()));
+
+    // The group coordinator and the cluster description follow the listener too.
+    assert_eq!(coordinator_port(&mut plain).await, i32::from(broker.plaintext.port()));
+    assert_eq!(coordinator_port(&mut tls).await, i32::from(broker.ssl.port()));
+    assert_eq!(cluster_ports(&mut plain).await, vec![i32::from(broker.plaintext.port())]);
+    assert_eq!(cluster_ports(&mut tls).await, vec![i32::from(broker.ssl.port())]);
 }
 
 #[tokio::test]
@@ -249,6 +288,10 @@ async fn a_listener_missing_from_advertised_listeners_gets_no_broker() {
     let mut plain = TcpStream::connect(broker.plaintext).await.expect("plaintext connect");
     let response = metadata(&mut plain).await.expect("metadata");
     assert!(response.brokers.is_empty(), "{response:?}");
+    assert!(cluster_ports(&mut plain).await.is_empty());
+    let request = FindCoordinatorRequest::default().with_key(StrBytes::from_static_str("g"));
+    let response: FindCoordinatorResponse = call(&mut plain, ApiKey::FindCoordinator, 1, request).await.expect("find");
+    assert_eq!(response.error_code, COORDINATOR_NOT_AVAILABLE, "{response:?}");
     let alice = identity_from(&certs.clients[0].certificate, &certs.clients[0].key);
     let mut tls = tls_connect(broker.ssl, client_config(&certs.ca_certificate, Some(alice))).await.expect("tls");
     let response = metadata(&mut tls).await.expect("metadata");

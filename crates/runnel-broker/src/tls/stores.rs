@@ -231,3 +231,86 @@ pub fn pem_private_key(shown: &str, text: &str, password: Option<&Password>) -> 
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tls::dev_certs::{create, DevCertsRequest};
+
+    fn dev_set(dir: &Path) -> crate::tls::dev_certs::DevCerts {
+        let request = DevCertsRequest { hosts: vec!["localhost".into()], ips: vec![], clients: vec![], ssl_port: 9093 };
+        create(dir, &request).expect("dev certs")
+    }
+
+    fn file(store_type: StoreType, path: &Path, password: Option<&str>) -> KeystoreSource {
+        KeystoreSource::File { store_type, path: path.to_path_buf(), password: password.map(Password::new) }
+    }
+
+    fn error_of(result: Result<KeyMaterial, StoreError>) -> String {
+        result.err().expect("must fail").to_string()
+    }
+
+    #[test]
+    fn a_jks_file_is_refused_with_the_commands_that_convert_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let jks = dir.path().join("server.jks");
+        std::fs::write(&jks, [0xFE, 0xED, 0xFE, 0xED, 0, 0, 0, 2]).expect("write");
+        let message = error_of(load_keystore(&file(StoreType::Jks, &jks, Some("pw")), None));
+        assert!(message.contains("keytool -importkeystore") && message.contains("-deststoretype PKCS12"), "{message}");
+        assert!(message.contains("openssl pkcs12") && message.contains("ssl.keystore.type=PEM"), "{message}");
+        let source = TruststoreSource::File { store_type: StoreType::Jks, path: jks, password: None };
+        let message = load_truststore(&source).err().expect("must fail").to_string();
+        assert!(message.contains("keytool -importkeystore") && message.contains("ssl.truststore.type=PEM"), "{message}");
+    }
+
+    #[test]
+    fn a_pem_file_under_the_default_jks_type_says_to_set_pem() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let certs = dev_set(dir.path());
+        let message = error_of(load_keystore(&file(StoreType::Jks, &certs.server.keystore, Some("pw")), None));
+        assert!(message.contains("set ssl.keystore.type=PEM"), "{message}");
+    }
+
+    #[test]
+    fn key_password_and_key_encryption_must_agree() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let certs = dev_set(dir.path());
+        let source = file(StoreType::Pem, &certs.server.keystore, None);
+        let message = error_of(load_keystore(&source, Some(&Password::new("secret"))));
+        assert!(message.contains("the private key is not encrypted"), "{message}");
+        assert!(!message.contains("secret"), "{message}");
+        let encrypted = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAA=\n-----END ENCRYPTED PRIVATE KEY-----\n";
+        let message = pem_private_key("inline", encrypted, None).err().expect("must fail").to_string();
+        assert!(message.contains("set ssl.key.password"), "{message}");
+        let message = pem_private_key("inline", encrypted, Some(&Password::new("x"))).err().expect("must fail").to_string();
+        assert!(message.contains("cannot be parsed"), "{message}");
+    }
+
+    #[test]
+    fn pem_keystores_need_exactly_one_key_and_a_certificate() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let certs = dev_set(dir.path());
+        let chain = std::fs::read_to_string(&certs.server.certificate).expect("chain");
+        let key = std::fs::read_to_string(&certs.server.key).expect("key");
+        assert!(pem_private_key("x", &chain, None).err().expect("no key").to_string().contains("private key not provided"));
+        let two = format!("{key}{key}");
+        assert!(pem_private_key("x", &two, None).err().expect("two keys").to_string().contains("found 2"));
+        assert!(pem_certificates("x", &key).err().expect("no cert").to_string().contains("no certificate"));
+        let inline = KeystoreSource::PemInline { key: Password::new(key), chain: Password::new(chain) };
+        let material = load_keystore(&inline, None).expect("inline PEM loads");
+        assert_eq!(material.chain.len(), 2);
+    }
+
+    #[test]
+    fn unreadable_and_unsupported_stores_are_named() {
+        let missing = Path::new("/nonexistent/runnel/keystore.pem");
+        assert!(error_of(load_keystore(&file(StoreType::Pem, missing, None), None)).contains("/nonexistent/runnel/keystore.pem"));
+        let message = error_of(load_keystore(&file(StoreType::Other("BCFKS".into()), missing, None), None));
+        assert!(message.contains("cannot read") || message.contains("BCFKS"), "{message}");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let garbage = dir.path().join("garbage.p12");
+        std::fs::write(&garbage, [0x30, 0x03, 0x02, 0x01, 0x03]).expect("write");
+        let message = error_of(load_keystore(&file(StoreType::Pkcs12, &garbage, Some("pw")), None));
+        assert!(message.contains("cannot read PKCS12 store"), "{message}");
+    }
+}
