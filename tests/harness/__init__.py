@@ -2,7 +2,10 @@
 
 Public API:
 - RunnelBroker, KafkaBroker: start()/stop()/kill()/restart()/revive()/close(), .bootstrap, .port,
-  .data_dir, .config (Kafka server.properties keys, applied on every start), .output_tail().
+  .data_dir, .config (Kafka server.properties keys, applied on every start), .output_tail();
+  extra_listeners={"SSL": "SSL"} (name -> security protocol) adds listeners on their own ports
+  beside the PLAINTEXT one, reached through .listener_bootstrap(name).
+- certs.make_certs(dir): a throwaway CA and certificates; tls_clients: the user story over SSL.
 - BROKER_KINDS and make_broker(kind, config, ...): either broker by name.
 - run_client(...): run a tests/clients script in a venv and parse its JSON result.
 - verify_roundtrip(...): the exactly-once / same-key-same-partition checks.

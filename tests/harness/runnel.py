@@ -42,9 +42,9 @@ class RunnelBroker(BrokerProcess):
             "log.dirs": str(self.data_dir),
         }
         if self.extra_listeners:
-            settings["listener.security.protocol.map"] = ",".join(
-                ["PLAINTEXT:PLAINTEXT", "SSL:SSL", "SASL_PLAINTEXT:SASL_PLAINTEXT", "SASL_SSL:SASL_SSL",
-                 *self.extra_protocol_map()])
+            # Kafka's default map, plus any custom listener names.
+            protocols = {p: p for p in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")} | self.extra_listeners
+            settings["listener.security.protocol.map"] = ",".join(f"{n}:{p}" for n, p in protocols.items())
         settings.update(self.config)
         for key, value in settings.items():
             cmd += ["--override", f"{key}={value}"]

@@ -180,9 +180,9 @@ impl BrokerConfig {
     }
 }
 
-/// One key's value for a listener: the listener-prefixed key first, then the plain key. Keys
-/// set to the empty string count as unset for the password and location keys, as Kafka's
-/// `null` and empty are both "not configured" in practice.
+/// One key's value for a listener: the listener-prefixed key first, then the plain key. A
+/// location set to the empty string counts as unset (as an empty path is no file); a password
+/// is kept exactly, empty too, as Kafka's `Password` type does.
 struct Lookup<'a> {
     explicit: &'a BTreeMap<String, String>,
     prefix: String,
