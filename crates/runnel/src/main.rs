@@ -43,6 +43,8 @@ enum Command {
     Produce(cli::produce::ProduceArgs),
     /// Print records of topics, from every partition or as a member of a consumer group.
     Consume(cli::consume::ConsumeArgs),
+    /// Create, delete and list SCRAM users (SASL/SCRAM credentials).
+    User(cli::user::UserArgs),
 }
 
 #[derive(Args)]
@@ -81,6 +83,10 @@ fn main() -> ExitCode {
         Command::Consume(args) => {
             init_tracing("warn", true);
             cli::run(cli::consume::run(args))
+        }
+        Command::User(args) => {
+            init_tracing("warn", true);
+            cli::run(cli::user::run(args))
         }
     };
     match result {

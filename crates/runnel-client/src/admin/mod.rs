@@ -29,6 +29,7 @@ mod groups;
 mod offsets;
 mod peek;
 mod retry;
+pub mod scram;
 mod topics;
 
 use std::time::Duration;

@@ -16,6 +16,7 @@ pub mod props;
 pub mod signal;
 pub mod time;
 pub mod topic;
+pub mod user;
 
 use std::future::Future;
 use std::path::PathBuf;
