@@ -5,7 +5,7 @@ are read back with kafka-python and with `runnel consume`; keyed records land wh
 kafka-python's and Kafka's own console producer put the same keys (murmur2); the text
 output is kafka-console-consumer's, byte for byte, and matches a golden copy with
 timestamps normalised; group commits (auto, manual, none) are checked with kafka-python's
-admin client. Failures must be one `runnel: <error>` line and a non-zero exit.
+admin client and `runnel group describe`. Failures must be one `runnel: <error>` line and a non-zero exit.
 """
 
 from __future__ import annotations
@@ -158,6 +158,14 @@ def committed(bootstrap: str, group: str, topic: str) -> dict[int, int]:
     finally:
         admin.close()
     return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0}
+
+
+def described(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+    """Committed offsets as `runnel group describe --format json` shows them."""
+    doc = json.loads(ok(bootstrap, "group", "describe", "--group", group, "--format", "json").stdout)
+    rows = [row for entry in doc for row in entry["offsets"]]
+    return {row["partition"]: row["current_offset"] for row in rows
+            if row["topic"] == topic and row["current_offset"] is not None}
 
 
 def group_state(bootstrap: str, group: str) -> str:
@@ -365,6 +373,7 @@ def test_group_commit_modes(broker, topic, mode):
     else:
         assert {p: o for p, o in stored.items() if o > 0} == after
         assert sum(stored.values()) == 6
+        assert described(bs, group, topic) == stored
 
     rest = 4 if mode != "none" else 10
     second = ok(bs, "consume", topic, "-g", group, "--from-beginning", "-n", str(rest), "--commit", mode)
@@ -376,6 +385,7 @@ def test_group_commit_modes(broker, topic, mode):
         assert sorted(seen + lines_of(second)) == sorted(everything)
         eventually("the group to be empty", lambda: group_state(bs, group) == "Empty")
         assert committed(bs, group, topic) == {0: 5, 1: 5}
+        assert described(bs, group, topic) == {0: 5, 1: 5}
 
 
 def test_group_offset_only_places_partitions_without_a_commit(broker, topic):
