@@ -80,7 +80,7 @@ pub(crate) const BROKER_KEYS: &[BrokerKey] = &[
     key("process.roles", LIST, Some(""), ListOf(PROCESS_ROLES), NO, "KRaft roles of this process. Runnel is always a single combined node."),
     key("broker.rack", STRING, None, ANY, NO, "Rack of the broker."),
     key("metadata.log.dir", STRING, None, ANY, NO, "Directory of the KRaft metadata log."),
-    key("authorizer.class.name", STRING, Some(""), ANY, NO, "Authorizer class."),
+    key("authorizer.class.name", STRING, Some(""), ANY, YES, "Authorizer class: org.apache.kafka.metadata.authorizer.StandardAuthorizer enables ACLs."),
     // Log directories and topic defaults.
     key("log.dirs", STRING, None, ANY, YES, "Comma-separated directories where partition data is stored. If not set, log.dir is used."),
     key("log.dir", STRING, Some(RUNNEL_DEFAULT_LOG_DIR), ANY, YES, "Directory where partition data is stored (used when log.dirs is not set)."),
@@ -227,8 +227,6 @@ const NO_EFFECT_NAMES: &[&str] = &[
     "initial.broker.registration.timeout.ms",
     "inter.broker.protocol.version",
     "unclean.leader.election.interval.ms",
-    "super.users",
-    "allow.everyone.if.no.acl.found",
     "principal.builder.class",
     "connections.max.reauth.ms",
     "eligible.leader.replicas.enable",

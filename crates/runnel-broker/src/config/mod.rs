@@ -8,6 +8,7 @@
 //!
 //! Module map: `properties` (file syntax), `value` (types, validators, Kafka's error wording),
 //! `catalog` (broker keys), `listener` (listener URIs), `ssl` (an SSL listener's `ssl.*` keys),
+//! `authorizer` (ACL authorization keys),
 //! `broker` (`BrokerConfig`), `topic`
 //! (topic configs), `describe` (DescribeConfigs entries), `alter` (AlterConfigs operations),
 //! `policy` (enumerated values).
@@ -64,6 +65,13 @@
 //! | ssl.client.auth | none | none, requested, required |
 //! | ssl.enabled.protocols | TLSv1.2,TLSv1.3 | older versions are dropped (rustls has none) |
 //! | ssl.principal.mapping.rules | DEFAULT | Kafka's RULE:pattern/replacement/[LU] syntax |
+//! | authorizer.class.name | "" | `org.apache.kafka.metadata.authorizer.StandardAuthorizer` enables ACLs; any other class is refused |
+//! | super.users | none | `;`-separated principals allowed everything (see `authorizer`) |
+//! | allow.everyone.if.no.acl.found | false | whether a resource no ACL names is open to all |
+//!
+//! | sasl.enabled.mechanisms | GSSAPI | SASL listeners: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (GSSAPI and OAUTHBEARER refused); see `sasl` |
+//! | listener.name.<l>.<mechanism>.sasl.jaas.config | none | PLAIN's users (`user_<name>="<password>"`); a bare sasl.jaas.config is ignored, as Kafka does |
+//! | sasl.server.max.receive.size | 524288 | the largest frame before authentication |
 //!
 //! Every ssl key may be set per listener as `listener.name.<name>.ssl.*`, which wins (see `ssl`).
 //!
@@ -85,12 +93,14 @@
 //! non-UTF-8 properties file is read as ISO-8859-1 (Kafka always reads ISO-8859-1).
 
 pub mod alter;
+pub mod authorizer;
 pub mod broker;
 mod catalog;
 pub mod describe;
 pub mod listener;
 pub mod policy;
 pub mod properties;
+pub mod sasl;
 pub mod ssl;
 pub mod topic;
 mod typed;
