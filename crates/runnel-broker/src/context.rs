@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::acl::Authorization;
 use crate::config::BrokerConfig;
 use crate::groups::GroupService;
 use crate::producer_ids::ProducerIdAllocator;
@@ -51,6 +52,8 @@ pub struct BrokerContext {
     pub topics: TopicRegistry,
     pub producer_ids: ProducerIdAllocator,
     pub groups: GroupService,
+    /// ACLs, when an authorizer is configured; handlers ask through `handlers::authorize`.
+    pub authorization: Authorization,
 }
 
 /// Wall-clock milliseconds since the epoch, the unit of every Kafka timestamp.
@@ -91,6 +94,7 @@ pub(crate) mod testing {
             )]),
             topics,
             producer_ids: ProducerIdAllocator::open(dir).expect("test producer ids"),
+            authorization: crate::acl::Authorization::disabled(),
         }
     }
 }

@@ -8,8 +8,10 @@
 //! - `tls`: an SSL listener's rustls server, keystores, principals, dev certificates;
 //! - `handlers`: one module per Kafka API, pure functions of (context, request);
 //! - `topics`: the topic registry and partitions (the replication seam lives there);
+//! - `acl`: authorization (Kafka's StandardAuthorizer): the pure decision and the persisted ACLs;
 //! - `context`: what handlers may read; `producer_ids`, `cluster_meta`: small persisted state.
 
+pub mod acl;
 pub mod config;
 mod cluster_meta;
 mod connection;

@@ -21,6 +21,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::acl::{AclStoreError, Authorization};
 use crate::config::listener::{Listener, SecurityProtocol};
 use crate::config::BrokerConfig;
 use crate::connection::ServedListener;
@@ -50,6 +51,8 @@ pub enum BrokerError {
     ProducerIds(#[from] ProducerIdError),
     #[error("cannot load consumer groups: {0}")]
     Groups(#[from] GroupLoadError),
+    #[error("cannot load the ACLs: {0}")]
+    Acls(#[from] AclStoreError),
     #[error("listener {listener}: {reason}")]
     Listener { listener: String, reason: String },
 }
@@ -74,6 +77,7 @@ impl Broker {
         let topics = TopicRegistry::open(&log_dir, storage, config.clone(), now_ms())?;
         let producer_ids = ProducerIdAllocator::open(&log_dir)?;
         let groups = GroupService::load(&config, &topics)?;
+        let authorization = Authorization::open(&config.authorizer, &log_dir)?;
 
         // TLS first: a bad keystore should fail before any port is taken.
         let mut served = Vec::new();
@@ -103,6 +107,7 @@ impl Broker {
             topics,
             producer_ids,
             groups,
+            authorization,
         });
         Ok(Self { ctx, listeners })
     }
