@@ -11,6 +11,7 @@ use crate::acl::Authorization;
 use crate::config::BrokerConfig;
 use crate::groups::GroupService;
 use crate::producer_ids::ProducerIdAllocator;
+use crate::sasl::ScramCredentialStore;
 use crate::topics::TopicRegistry;
 
 /// A host and port this broker tells clients to connect to.
@@ -52,6 +53,8 @@ pub struct BrokerContext {
     pub topics: TopicRegistry,
     pub producer_ids: ProducerIdAllocator,
     pub groups: GroupService,
+    /// SCRAM users; handlers see their mechanisms and iteration counts, never their secrets.
+    pub scram_credentials: ScramCredentialStore,
     /// ACLs, when an authorizer is configured; handlers ask through `handlers::authorize`.
     pub authorization: Authorization,
 }
@@ -94,6 +97,7 @@ pub(crate) mod testing {
             )]),
             topics,
             producer_ids: ProducerIdAllocator::open(dir).expect("test producer ids"),
+            scram_credentials: crate::sasl::ScramCredentialStore::open(dir).expect("test SCRAM credentials"),
             authorization: crate::acl::Authorization::disabled(),
         }
     }

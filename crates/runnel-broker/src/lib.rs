@@ -6,6 +6,7 @@
 //! - `connection`: one client connection, TLS handshake, frame in, response out;
 //! - `session`: who the client is (peer, listener, principal), all handlers see of a connection;
 //! - `tls`: an SSL listener's rustls server, keystores, principals, dev certificates;
+//! - `sasl`: SASL authentication (PLAIN, SCRAM) before a SASL listener serves, SCRAM credentials;
 //! - `handlers`: one module per Kafka API, pure functions of (context, request);
 //! - `topics`: the topic registry and partitions (the replication seam lives there);
 //! - `acl`: authorization (Kafka's StandardAuthorizer): the pure decision and the persisted ACLs;
@@ -20,6 +21,7 @@ mod durable_file;
 mod groups;
 mod handlers;
 mod producer_ids;
+pub mod sasl;
 pub mod server;
 pub mod session;
 pub mod tls;
