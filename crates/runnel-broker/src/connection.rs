@@ -1,5 +1,5 @@
-//! One client connection: the TLS handshake on SSL listeners, then read a frame, decode it,
-//! hand it to a handler, write the reply.
+//! One client connection: the TLS handshake on SSL listeners, SASL authentication on SASL
+//! listeners, then read a frame, decode it, hand it to a handler, write the reply.
 //!
 //! Requests on a connection are answered one at a time and in order, as Kafka does (it
 //! mutes a channel while a request is in flight), so a long-polling fetch holds only its
@@ -7,6 +7,11 @@
 //! too) closes the connection with exactly one log line naming the peer, the listener and,
 //! once known, the principal; the broker and its other clients carry on. Past the handshake
 //! the transport is just a byte stream: handlers see only the [`Session`].
+//!
+//! The SASL gate: until `sasl::Authenticator` reports success, frames are bounded by
+//! `sasl.server.max.receive.size` and go to the authenticator, which lets only ApiVersions
+//! through to the handlers; the exchange as a whole is bounded by
+//! `SASL_AUTHENTICATION_TIMEOUT_MS`. Its principal then replaces the session's.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,7 +21,7 @@ use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestKind};
 use kafka_protocol::protocol::Encodable;
 use runnel_protocol::frame::{
-    check_frame_size, decode_request_header, peek_preamble, write_response, FRAME_SIZE_PREFIX_BYTES,
+    check_frame_size, decode_request_header, peek_preamble, write_response, FrameError, FRAME_SIZE_PREFIX_BYTES,
 };
 use runnel_protocol::kafka_protocol;
 use runnel_protocol::versions::{support_for, API_VERSIONS_MAX};
@@ -24,11 +29,13 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::sasl::ListenerSaslConfig;
 use crate::config::SecurityProtocol;
 use crate::context::BrokerContext;
 use crate::handlers::{self, Caller, Reply};
+use crate::sasl::{Authenticator, Step, SASL_AUTHENTICATION_TIMEOUT_MS};
 use crate::session::Session;
-use crate::tls::{ListenerTls, TLS_HANDSHAKE_TIMEOUT_MS};
+use crate::tls::{KafkaPrincipal, ListenerTls, TLS_HANDSHAKE_TIMEOUT_MS};
 
 /// What a negative connections.max.idle.ms (Kafka: never expire) waits for: a century.
 const CONNECTION_IDLE_MS_UNBOUNDED: u64 = 100 * 365 * 24 * 3_600_000;
@@ -46,6 +53,8 @@ pub struct ServedListener {
     pub security_protocol: SecurityProtocol,
     /// Present exactly when the listener speaks TLS.
     pub tls: Option<ListenerTls>,
+    /// Present exactly when the listener authenticates with SASL.
+    pub sasl: Option<Arc<ListenerSaslConfig>>,
 }
 
 /// Why a connection ended early; each becomes the connection's one log line.
@@ -78,7 +87,7 @@ pub async fn serve(
     let _ = stream.set_nodelay(true);
     let Some(tls) = &listener.tls else {
         let session = Session::anonymous(peer, listener.name.clone(), listener.security_protocol);
-        return serve_stream(ctx, stream, session, shutdown).await;
+        return serve_stream(ctx, stream, session, listener.sasl.clone(), shutdown).await;
     };
     let handshake_ms = TLS_HANDSHAKE_TIMEOUT_MS.min(idle_limit_ms(ctx.config.connections_max_idle_ms));
     let acceptor = tokio_rustls::TlsAcceptor::from(tls.server_config.clone());
@@ -107,14 +116,31 @@ pub async fn serve(
     };
     tracing::debug!(%peer, listener = %listener_name, %principal, "TLS connection established");
     let session = Session { peer, listener: listener.name.clone(), security_protocol: listener.security_protocol, principal };
-    serve_stream(ctx, stream, session, shutdown).await
+    serve_stream(ctx, stream, session, listener.sasl.clone(), shutdown).await
 }
 
-/// The request loop over an established byte stream (plain TCP or TLS).
-async fn serve_stream<S>(ctx: Arc<BrokerContext>, mut stream: S, session: Session, shutdown: CancellationToken)
-where
+/// The request loop over an established byte stream (plain TCP or TLS), after SASL
+/// authentication when the listener asks for it.
+async fn serve_stream<S>(
+    ctx: Arc<BrokerContext>,
+    mut stream: S,
+    mut session: Session,
+    sasl: Option<Arc<ListenerSaslConfig>>,
+    shutdown: CancellationToken,
+) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    if let Some(sasl) = sasl {
+        match authenticate(&ctx, &mut stream, &session, sasl, &shutdown).await {
+            Ok(Some(principal)) => session.principal = principal,
+            Ok(None) => return,
+            Err(reason) => {
+                let (peer, listener, principal) = (&session.peer, &session.listener, &session.principal);
+                tracing::warn!(%peer, %listener, %principal, "closing connection: {reason}");
+                return;
+            }
+        }
+    }
     let frame_bytes_max = ctx.config.socket_request_max_bytes as usize;
     let idle_ms = idle_limit_ms(ctx.config.connections_max_idle_ms);
     let mut out = BytesMut::new();
@@ -148,6 +174,77 @@ where
                 return;
             }
         }
+    }
+}
+
+/// Runs the SASL exchange: the authenticated principal, `None` if the client left or the broker
+/// is shutting down, or why the connection must close (after any error response was sent).
+async fn authenticate<S>(
+    ctx: &BrokerContext,
+    stream: &mut S,
+    session: &Session,
+    sasl: Arc<ListenerSaslConfig>,
+    shutdown: &CancellationToken,
+) -> Result<Option<KafkaPrincipal>, String>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let idle_ms = idle_limit_ms(ctx.config.connections_max_idle_ms);
+    let limit_ms = SASL_AUTHENTICATION_TIMEOUT_MS.min(idle_ms);
+    let frame_bytes_max = sasl.max_receive_bytes;
+    let mut gate = Authenticator::new(sasl);
+    let exchange = async {
+        loop {
+            let body = match read_frame(stream, frame_bytes_max, idle_ms).await {
+                Ok(Some(body)) => body,
+                Ok(None) => return Ok(None),
+                Err(Closed::Frame(FrameError::TooLarge { size, .. })) => {
+                    return Err(format!(
+                        "failing SASL authentication: frame of {size} bytes exceeds sasl.server.max.receive.size={frame_bytes_max}"
+                    ))
+                }
+                Err(closed) => return Err(format!("during SASL authentication: {closed}")),
+            };
+            let mut out = BytesMut::new();
+            let (authenticated, failure) = match gate.step(body.clone(), &ctx.scram_credentials) {
+                Step::Answer => {
+                    answer(ctx, body, session, &mut out, shutdown).await.map_err(|closed| closed.to_string())?;
+                    (None, None)
+                }
+                Step::Reply(reply) => {
+                    out = reply;
+                    (None, None)
+                }
+                Step::Authenticated { reply, principal, mechanism } => {
+                    out = reply;
+                    tracing::debug!(peer = %session.peer, listener = %session.listener, %principal, %mechanism, "SASL authentication succeeded");
+                    (Some(principal), None)
+                }
+                Step::Fail { reply, reason } => {
+                    out = reply.unwrap_or_default();
+                    (None, Some(reason))
+                }
+            };
+            if !out.is_empty() {
+                let written = async {
+                    stream.write_all(&out).await?;
+                    stream.flush().await
+                };
+                written.await.map_err(|error| Closed::Write(error).to_string())?;
+            }
+            if let Some(reason) = failure {
+                return Err(reason);
+            }
+            if authenticated.is_some() {
+                return Ok(authenticated);
+            }
+        }
+    };
+    tokio::select! {
+        outcome = tokio::time::timeout(Duration::from_millis(limit_ms), exchange) => {
+            outcome.unwrap_or_else(|_| Err(format!("SASL authentication not completed within {limit_ms} ms")))
+        }
+        _ = shutdown.cancelled() => Ok(None),
     }
 }
 

@@ -3,8 +3,10 @@
 //! Listeners: every entry of `listeners` (minus controller listeners) is bound, each with its
 //! own accept loop. PLAINTEXT listeners serve as they are; SSL listeners get their TLS server
 //! built from their `ssl.*` settings at startup, so a bad keystore stops the broker before it
-//! serves anything. SASL_PLAINTEXT and SASL_SSL listeners are refused at startup until SASL
-//! exists, never served as something weaker. Each listener is advertised under its own name.
+//! serves anything. SASL_PLAINTEXT and SASL_SSL listeners get their SASL settings (mechanisms,
+//! PLAIN users) resolved at startup too, SASL_SSL also its TLS; a SASL mechanism Runnel lacks
+//! stops the broker rather than being served as something weaker. Each listener is advertised
+//! under its own name.
 //!
 //! Shutdown follows mini-redis: one `CancellationToken` is cancelled (by SIGTERM/Ctrl-C in
 //! the binary, or by a test); accept loops stop, each connection finishes the request it is
@@ -28,6 +30,7 @@ use crate::connection::ServedListener;
 use crate::context::{now_ms, AdvertisedEndpoint, AdvertisedListeners, BrokerContext};
 use crate::groups::{GroupLoadError, GroupService};
 use crate::producer_ids::{ProducerIdAllocator, ProducerIdError};
+use crate::sasl::{CredentialStoreError, ScramCredentialStore};
 use crate::tls::ListenerTls;
 use crate::topics::{TopicError, TopicRegistry};
 use crate::{cluster_meta, connection};
@@ -53,12 +56,11 @@ pub enum BrokerError {
     Groups(#[from] GroupLoadError),
     #[error("cannot load the ACLs: {0}")]
     Acls(#[from] AclStoreError),
+    #[error(transparent)]
+    ScramCredentials(#[from] CredentialStoreError),
     #[error("listener {listener}: {reason}")]
     Listener { listener: String, reason: String },
 }
-
-/// The issue that tracks SASL; named in the startup error of a SASL listener.
-pub const SASL_TRACKING_ISSUE: &str = "issue 6 (SASL and ACLs)";
 
 /// A broker with its storage open and its listeners bound, not yet serving.
 pub struct Broker {
@@ -77,6 +79,7 @@ impl Broker {
         let topics = TopicRegistry::open(&log_dir, storage, config.clone(), now_ms())?;
         let producer_ids = ProducerIdAllocator::open(&log_dir)?;
         let groups = GroupService::load(&config, &topics)?;
+        let scram_credentials = ScramCredentialStore::open(&log_dir)?;
         let authorization = Authorization::open(&config.authorizer, &log_dir)?;
 
         // TLS first: a bad keystore should fail before any port is taken.
@@ -107,6 +110,7 @@ impl Broker {
             topics,
             producer_ids,
             groups,
+            scram_credentials,
             authorization,
         });
         Ok(Self { ctx, listeners })
@@ -255,12 +259,13 @@ fn run_chore(ctx: &BrokerContext, chore: Chore, now: i64) {
     }
 }
 
-/// What a connection needs of its listener; for SSL, the TLS server built from its settings.
+/// What a connection needs of its listener: for SSL and SASL_SSL, the TLS server built from its
+/// settings; for SASL_PLAINTEXT and SASL_SSL, its mechanisms and PLAIN users.
 fn served_listener(config: &BrokerConfig, listener: &Listener) -> Result<ServedListener, BrokerError> {
     let fail = |reason: String| BrokerError::Listener { listener: listener.connection_string(), reason };
     let tls = match listener.security_protocol {
-        SecurityProtocol::Plaintext => None,
-        SecurityProtocol::Ssl => {
+        SecurityProtocol::Plaintext | SecurityProtocol::SaslPlaintext => None,
+        SecurityProtocol::Ssl | SecurityProtocol::SaslSsl => {
             let ssl = config.listener_ssl(listener).map_err(|error| fail(error.to_string()))?;
             if !ssl.dropped_protocols.is_empty() {
                 tracing::warn!(
@@ -271,15 +276,18 @@ fn served_listener(config: &BrokerConfig, listener: &Listener) -> Result<ServedL
             }
             Some(ListenerTls::build(&ssl).map_err(|error| fail(error.to_string()))?)
         }
-        protocol @ (SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl) => {
-            return Err(fail(format!(
-                "security protocol {} is not supported yet: Runnel has no SASL authentication until {SASL_TRACKING_ISSUE} \
-                 lands; use PLAINTEXT, or SSL with client certificates (ssl.client.auth=required)",
-                protocol.name()
-            )));
-        }
     };
-    Ok(ServedListener { name: Arc::from(listener.name.as_str()), security_protocol: listener.security_protocol, tls })
+    let sasl = match listener.security_protocol {
+        SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl => {
+            let sasl = config.listener_sasl(listener).map_err(|error| fail(error.to_string()))?;
+            for warning in &sasl.warnings {
+                tracing::warn!(listener = %listener.name, "{warning}");
+            }
+            Some(Arc::new(sasl))
+        }
+        SecurityProtocol::Plaintext | SecurityProtocol::Ssl => None,
+    };
+    Ok(ServedListener { name: Arc::from(listener.name.as_str()), security_protocol: listener.security_protocol, tls, sasl })
 }
 
 /// Where clients of `listener` are told to connect: its advertised.listeners entry (same
