@@ -59,6 +59,11 @@ pub const SUPPORTED_APIS: &[ApiSupport] = &[
     row(ApiKey::ListGroups, 0, 0, 5),
     row(ApiKey::DeleteGroups, 0, 0, 2),
     row(ApiKey::OffsetDelete, 0, 0, 0),
+    // As Kafka 4.1: handshake v0 (raw tokens after it, KIP-43) and v1 (SaslAuthenticate, KIP-152).
+    row(ApiKey::SaslHandshake, 0, 0, 1),
+    row(ApiKey::SaslAuthenticate, 0, 0, 2),
+    row(ApiKey::DescribeUserScramCredentials, 0, 0, 0),
+    row(ApiKey::AlterUserScramCredentials, 0, 0, 0),
 ];
 
 /// The row for `key`, if Runnel implements that API at all.

@@ -2,6 +2,7 @@
 //! response. Handlers never touch sockets; `connection` decodes and encodes around them.
 
 mod alter_configs;
+mod alter_user_scram_credentials;
 mod api_versions;
 mod authorized_operations;
 mod config_changes;
@@ -10,6 +11,7 @@ mod create_topics;
 mod delete_topics;
 mod describe_cluster;
 mod describe_configs;
+mod describe_user_scram_credentials;
 mod fetch;
 mod find_coordinator;
 mod groups;
@@ -19,6 +21,8 @@ mod list_offsets;
 mod metadata;
 mod offset_for_leader_epoch;
 mod produce;
+mod sasl_authenticate;
+mod sasl_handshake;
 mod validation;
 
 use kafka_protocol::messages::{RequestKind, ResponseKind};
@@ -82,6 +86,14 @@ pub async fn handle(
         RequestKind::InitProducerId(r) => ResponseKind::InitProducerId(init_producer_id::handle(ctx, &r)),
         RequestKind::FindCoordinator(r) => {
             ResponseKind::FindCoordinator(find_coordinator::handle(ctx, r, version, caller))
+        }
+        RequestKind::SaslHandshake(r) => ResponseKind::SaslHandshake(sasl_handshake::handle(&r)),
+        RequestKind::SaslAuthenticate(r) => ResponseKind::SaslAuthenticate(sasl_authenticate::handle(&r)),
+        RequestKind::DescribeUserScramCredentials(r) => {
+            ResponseKind::DescribeUserScramCredentials(describe_user_scram_credentials::handle(ctx, &r))
+        }
+        RequestKind::AlterUserScramCredentials(r) => {
+            ResponseKind::AlterUserScramCredentials(alter_user_scram_credentials::handle(ctx, &r))
         }
         _ => {
             // The connection only decodes APIs in the supported table, so this is a table
