@@ -2,7 +2,8 @@
 
 - The seed's user story (2-partition topic, 10 keyed records, a group consuming with auto
   commit, committed offsets checked) over SSL with a client certificate, with kafka-python,
-  confluent-kafka and Kafka's Java console tools (client.properties with a PEM keystore).
+  confluent-kafka, Kafka's Java console tools and the runnel CLI on runnel-client (the last
+  two reading one Java client.properties with a PEM keystore).
 - Metadata answers with the address advertised for the listener the client came in on.
 - The broker starts with a PKCS12 keystore, with inline PEM (ssl.keystore.key and
   ssl.keystore.certificate.chain), with an encrypted PKCS#8 key (ssl.key.password), and with
@@ -22,7 +23,7 @@ from harness import BrokerStartError, wire
 from harness.certs import PKCS12_PASSWORD, Certs, make_certs, server_ssl_settings
 from harness.paths import RUNNEL_BIN
 from harness.ports import LOOPBACK
-from harness.tls_clients import ck_user_story, java_user_story, kp_user_story, tls_socket
+from harness.tls_clients import ck_user_story, java_user_story, kp_user_story, runnel_user_story, tls_socket
 
 SSL = {"SSL": "SSL"}
 MAX_PROBLEMS_SHOWN = 8
@@ -40,8 +41,8 @@ def ssl_broker(broker_factory, broker_kind, certs):
     return broker_factory(broker_kind, server_ssl_settings(certs), extra_listeners=SSL)
 
 
-@pytest.mark.parametrize("story", [kp_user_story, ck_user_story, java_user_story],
-                         ids=["kafka-python", "confluent-kafka", "java-console"])
+@pytest.mark.parametrize("story", [kp_user_story, ck_user_story, java_user_story, runnel_user_story],
+                         ids=["kafka-python", "confluent-kafka", "java-console", "runnel-cli"])
 def test_user_story_over_ssl_with_client_certificates(ssl_broker, certs, topic, tmp_path, story):
     group = f"{topic}-group"
     result = story(ssl_broker.listener_bootstrap("SSL"), certs, topic, group, tmp_path)

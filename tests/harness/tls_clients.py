@@ -2,8 +2,9 @@
 create a 2-partition topic, produce 10 keyed records, consume them in a group with auto
 commit, and read back the group's committed offsets.
 
-- kp_user_story / ck_user_story / java_user_story(bootstrap, certs, topic, group, workdir):
-  kafka-python, confluent-kafka (librdkafka) and Kafka's Java console tools; each returns a
+- kp_user_story / ck_user_story / java_user_story / runnel_user_story(bootstrap, certs, topic,
+  group, workdir): kafka-python, confluent-kafka (librdkafka), Kafka's Java console tools and
+  the runnel CLI (runnel-client, reading the same Java client.properties); each returns a
   StoryResult with what was produced, consumed and committed.
 - tls_socket(bootstrap, certs, cert=..., key=...): a Python ssl socket for wire-level checks.
 Every wait is bounded (STORY_TIMEOUT_S).
@@ -11,8 +12,10 @@ Every wait is bounded (STORY_TIMEOUT_S).
 
 from __future__ import annotations
 
+import json
 import re
 import socket
+import subprocess
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -20,6 +23,7 @@ from pathlib import Path
 
 from .certs import Certs, write_client_properties
 from .java_tools import CONSUMER_GROUP_COMMAND, run_tool
+from .paths import RUNNEL_BIN
 
 COUNT = 10
 PARTITIONS = 2
@@ -198,6 +202,33 @@ def java_user_story(bootstrap: str, certs: Certs, topic: str, group: str, workdi
         m = _DESCRIBE_ROW.match(line)
         if m and m.group(1) == topic and m.group(3) != "-":
             result.committed[int(m.group(2))] = int(m.group(3))
+    return result
+
+
+# ---------------------------------------------------------------------------- runnel CLI
+
+def runnel_user_story(bootstrap: str, certs: Certs, topic: str, group: str, workdir: Path) -> StoryResult:
+    deadline = time.monotonic() + STORY_TIMEOUT_S
+    props = write_client_properties(workdir / "client.properties", certs)
+    result = StoryResult(produced=records(topic))
+
+    def cli(args: list[str], stdin: str | None = None) -> str:
+        cmd = [str(RUNNEL_BIN), *args, "-b", bootstrap, "--command-config", str(props)]
+        res = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=_deadline_left(deadline))
+        assert res.returncode == 0, f"{' '.join(cmd)} -> exit {res.returncode}\n{res.stderr}"
+        return res.stdout
+
+    cli(["topic", "create", topic, "--partitions", str(PARTITIONS), "--replication-factor", "1"])
+    cli(["produce", topic, "--parse-key"], stdin="".join(f"{k}\t{v}\n" for k, v in result.produced))
+    consumed = cli(["consume", topic, "--group", group, "--from-beginning", "-n", str(COUNT), "--commit", "auto",
+                    "--timeout-ms", str(int(STORY_TIMEOUT_S * 1000)), "--format", "json"])
+    for line in consumed.splitlines():
+        record = json.loads(line)
+        result.consumed.append((record["key"], record["value"], record["partition"], record["offset"]))
+    for group_info in json.loads(cli(["group", "describe", "--group", group, "--format", "json"])):
+        for row in group_info["offsets"]:
+            if row["topic"] == topic and row["current_offset"] is not None:
+                result.committed[row["partition"]] = row["current_offset"]
     return result
 
 
