@@ -59,6 +59,10 @@ pub const SUPPORTED_APIS: &[ApiSupport] = &[
     row(ApiKey::ListGroups, 0, 0, 5),
     row(ApiKey::DeleteGroups, 0, 0, 2),
     row(ApiKey::OffsetDelete, 0, 0, 0),
+    // Kafka 4.0 removed v0 of the ACL APIs.
+    row(ApiKey::DescribeAcls, 1, 1, 3),
+    row(ApiKey::CreateAcls, 1, 1, 3),
+    row(ApiKey::DeleteAcls, 1, 1, 3),
     // As Kafka 4.1: handshake v0 (raw tokens after it, KIP-43) and v1 (SaslAuthenticate, KIP-152).
     row(ApiKey::SaslHandshake, 0, 0, 1),
     row(ApiKey::SaslAuthenticate, 0, 0, 2),

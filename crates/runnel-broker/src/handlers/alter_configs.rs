@@ -6,6 +6,9 @@
 //! resource gets its own answer, in request order. Kafka 4.1 fails to answer a request that
 //! repeats a resource (its response map throws); Runnel answers each copy INVALID_REQUEST, as
 //! Kafka's broker intends. BROKER_LOGGER is not a resource type of this API, as in Kafka.
+//! Authorization comes after those checks, as Kafka's controller makes it: ALTER_CONFIGS on
+//! the topic (TOPIC_AUTHORIZATION_FAILED) or on the cluster for a broker
+//! (CLUSTER_AUTHORIZATION_FAILED).
 
 use std::collections::BTreeMap;
 
@@ -16,20 +19,24 @@ use kafka_protocol::protocol::StrBytes;
 use runnel_protocol::kafka_protocol;
 
 use super::config_changes::{
+    may_alter_cluster, may_alter_topic,
     check_broker_name, check_keys, check_topic_name, duplicate_resource, duplicated, invalid_config,
     refuse_broker_keys, topic_refusal, unknown_resource_type, Outcome, RESOURCE_BROKER, RESOURCE_TOPIC,
 };
 use crate::config::topic::validate_topic_configs_for;
+use super::authorize::Authz;
 use crate::context::BrokerContext;
+use crate::session::Caller;
 
-pub fn handle(ctx: &BrokerContext, request: AlterConfigsRequest) -> AlterConfigsResponse {
+pub fn handle(ctx: &BrokerContext, request: AlterConfigsRequest, caller: &Caller<'_>) -> AlterConfigsResponse {
+    let authz = Authz::new(ctx, caller);
     let repeated = duplicated(request.resources.iter().map(|r| (r.resource_type, r.resource_name.as_str())));
     let responses = request
         .resources
         .iter()
         .zip(repeated)
         .map(|(resource, repeated)| {
-            let outcome = if repeated { Err(duplicate_resource()) } else { alter(ctx, resource, request.validate_only) };
+            let outcome = if repeated { Err(duplicate_resource()) } else { alter(ctx, &authz, resource, request.validate_only) };
             let response = AlterConfigsResourceResponse::default()
                 .with_resource_type(resource.resource_type)
                 .with_resource_name(resource.resource_name.clone());
@@ -44,13 +51,14 @@ pub fn handle(ctx: &BrokerContext, request: AlterConfigsRequest) -> AlterConfigs
     AlterConfigsResponse::default().with_responses(responses)
 }
 
-fn alter(ctx: &BrokerContext, resource: &AlterConfigsResource, validate_only: bool) -> Outcome {
+fn alter(ctx: &BrokerContext, authz: &Authz<'_>, resource: &AlterConfigsResource, validate_only: bool) -> Outcome {
     let names: Vec<&str> = resource.configs.iter().map(|config| config.name.as_str()).collect();
     let nulls = resource.configs.iter().filter(|config| config.value.is_none()).map(|config| config.name.as_str());
     check_keys(&names, nulls)?;
     let name = resource.resource_name.as_str();
     match resource.resource_type {
         RESOURCE_TOPIC => {
+            may_alter_topic(authz, name)?;
             let configs: BTreeMap<String, String> = resource
                 .configs
                 .iter()
@@ -66,7 +74,8 @@ fn alter(ctx: &BrokerContext, resource: &AlterConfigsResource, validate_only: bo
         }
         RESOURCE_BROKER => {
             check_broker_name(ctx, name)?;
-            refuse_broker_keys(&names)
+            refuse_broker_keys(&names)?;
+            may_alter_cluster(authz)
         }
         other => Err(unknown_resource_type(other)),
     }
@@ -103,7 +112,8 @@ mod tests {
 
     fn answers(ctx: &BrokerContext, resources: Vec<AlterConfigsResource>, validate_only: bool) -> Vec<(i16, Option<String>)> {
         let request = AlterConfigsRequest::default().with_resources(resources).with_validate_only(validate_only);
-        handle(ctx, request)
+        let session = crate::handlers::authorize::testing::session(None);
+        handle(ctx, request, &Caller { client_id: "test", session: &session })
             .responses
             .into_iter()
             .map(|r| (r.error_code, r.error_message.map(|m| m.to_string())))

@@ -15,6 +15,8 @@ use std::collections::HashMap;
 use kafka_protocol::error::ResponseError;
 use runnel_protocol::kafka_protocol;
 
+use super::authorize::Authz;
+use crate::acl::AclOperation::AlterConfigs;
 use crate::config::topic::TopicConfigError;
 use crate::context::BrokerContext;
 use crate::topics::{validate_topic_name, TopicError};
@@ -74,6 +76,21 @@ pub fn check_keys<'a>(names: &[&str], nulls: impl Iterator<Item = &'a str>) -> O
         return Err(Refusal::invalid_request(format!("Null value not supported for : {}", nulls.join(", "))));
     }
     Ok(())
+}
+
+/// ALTER_CONFIGS on the topic, or TOPIC_AUTHORIZATION_FAILED in Kafka's words.
+pub fn may_alter_topic(authz: &Authz<'_>, name: &str) -> Outcome {
+    authz.topic(AlterConfigs, name).then_some(()).ok_or_else(|| authorization_failed(ResponseError::TopicAuthorizationFailed))
+}
+
+/// ALTER_CONFIGS on the cluster (for brokers and their loggers), or CLUSTER_AUTHORIZATION_FAILED.
+pub fn may_alter_cluster(authz: &Authz<'_>) -> Outcome {
+    authz.cluster(AlterConfigs).then_some(()).ok_or_else(|| authorization_failed(ResponseError::ClusterAuthorizationFailed))
+}
+
+/// Kafka's `ApiError(error)`: the error's own description as the message.
+fn authorization_failed(error: ResponseError) -> Refusal {
+    Refusal::new(error, error.to_string())
 }
 
 pub fn unknown_resource_type(resource_type: i8) -> Refusal {

@@ -1,19 +1,27 @@
-//! CreatePartitions: grow a topic; every new partition lives on this broker.
+//! CreatePartitions: grow a topic; every new partition lives on this broker. Each topic needs
+//! ALTER on it (else TOPIC_AUTHORIZATION_FAILED), checked before anything else about it.
 
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
 use kafka_protocol::protocol::StrBytes;
 use runnel_protocol::kafka_protocol;
 
+use super::authorize::Authz;
+use crate::acl::AclOperation::Alter;
 use crate::context::{now_ms, BrokerContext};
+use crate::session::Caller;
 use crate::topics::TopicError;
 
-pub fn handle(ctx: &BrokerContext, request: CreatePartitionsRequest) -> CreatePartitionsResponse {
+pub fn handle(ctx: &BrokerContext, request: CreatePartitionsRequest, caller: &Caller<'_>) -> CreatePartitionsResponse {
+    let authz = Authz::new(ctx, caller);
     let results = request
         .topics
         .into_iter()
         .map(|topic| {
             let result = CreatePartitionsTopicResult::default().with_name(topic.name.clone());
+            if !authz.topic(Alter, &topic.name) {
+                return result.with_error_code(kafka_protocol::error::ResponseError::TopicAuthorizationFailed.code());
+            }
             let outcome = check_assignments(ctx, &topic.name, topic.count, topic.assignments.as_deref())
                 .and_then(|()| ctx.topics.add_partitions(&topic.name, topic.count, request.validate_only, now_ms()));
             match outcome {

@@ -1,4 +1,9 @@
 //! CreateTopics, with Kafka's validation order and messages.
+//!
+//! Authorization as Kafka's controller: after the duplicate check, a topic needs CREATE on the
+//! cluster or on the topic ("Authorization failed."); a created topic's configs, partition
+//! count and replication factor are reported only with DESCRIBE_CONFIGS on it, else its
+//! topic_config_error_code is TOPIC_AUTHORIZATION_FAILED.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -11,10 +16,18 @@ use runnel_protocol::kafka_protocol;
 
 use crate::config::describe::describe_topic_configs;
 use crate::config::topic::validate_topic_configs_for;
+use super::authorize::Authz;
+use crate::acl::AclOperation::{Create, DescribeConfigs};
 use crate::context::{now_ms, BrokerContext};
+use crate::session::Caller;
 use crate::topics::{validate_topic_name, NewTopic, TopicError};
 
-pub fn handle(ctx: &BrokerContext, request: CreateTopicsRequest, version: i16) -> CreateTopicsResponse {
+/// CreateTopics v5 added the configs, counts and topic_config_error_code to the answer.
+const CONFIGS_IN_RESPONSE_MIN_VERSION: i16 = 5;
+
+pub fn handle(ctx: &BrokerContext, request: CreateTopicsRequest, version: i16, caller: &Caller<'_>) -> CreateTopicsResponse {
+    let authz = Authz::new(ctx, caller);
+    let may_create_any = authz.cluster(Create);
     let mut counts: HashMap<String, usize> = HashMap::new();
     for topic in &request.topics {
         *counts.entry(topic.name.to_string()).or_default() += 1;
@@ -33,9 +46,18 @@ pub fn handle(ctx: &BrokerContext, request: CreateTopicsRequest, version: i16) -
                     )),
                 ));
             }
+            if !may_create_any && !authz.topic(Create, &topic.name) {
+                return result
+                    .with_error_code(ResponseError::TopicAuthorizationFailed.code())
+                    .with_error_message(Some(StrBytes::from_static_str("Authorization failed.")));
+            }
+            let describable = authz.topic(DescribeConfigs, &topic.name);
             match create_one(ctx, topic, request.validate_only) {
+                Ok(created) if version >= CONFIGS_IN_RESPONSE_MIN_VERSION && !describable => result
+                    .with_topic_id(if version >= 7 { created.id } else { uuid::Uuid::nil() })
+                    .with_topic_config_error_code(ResponseError::TopicAuthorizationFailed.code()),
                 // v5 added the resolved partitions, replicas and configs; v7 the topic id.
-                Ok(created) if version >= 5 => {
+                Ok(created) if version >= CONFIGS_IN_RESPONSE_MIN_VERSION => {
                     let configs = describe_topic_configs(&ctx.config, &created.configs)
                         .into_iter()
                         .map(|entry| {

@@ -1,4 +1,9 @@
 //! DeleteTopics, by name (v1-5) or by name or id (v6).
+//!
+//! Authorization as Kafka's controller: DELETE on the cluster allows every topic; otherwise a
+//! topic named without DESCRIBE answers TOPIC_AUTHORIZATION_FAILED whether or not it exists,
+//! and an existing one without DELETE too. A topic given by id that may not be deleted says
+//! its name only to a caller allowed to DESCRIBE it.
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
@@ -7,11 +12,23 @@ use kafka_protocol::protocol::StrBytes;
 use runnel_protocol::kafka_protocol;
 use uuid::Uuid;
 
+use super::authorize::Authz;
+use crate::acl::AclOperation::{Delete, Describe};
 use crate::context::BrokerContext;
+use crate::session::Caller;
 
 const UNKNOWN_TOPIC_MESSAGE: &str = "This server does not host this topic-partition.";
 
-pub fn handle(ctx: &BrokerContext, request: DeleteTopicsRequest, version: i16) -> DeleteTopicsResponse {
+pub fn handle(ctx: &BrokerContext, request: DeleteTopicsRequest, version: i16, caller: &Caller<'_>) -> DeleteTopicsResponse {
+    let authz = Authz::new(ctx, caller);
+    let cluster_delete = authz.cluster(Delete);
+    let describable = |name: &str| cluster_delete || authz.topic(Describe, name);
+    let deletable = |name: &str| cluster_delete || authz.topic(Delete, name);
+    let denied = |result: DeletableTopicResult| {
+        let error = ResponseError::TopicAuthorizationFailed;
+        let message = (version >= 5).then(|| StrBytes::from_string(error.to_string()));
+        result.with_error_code(error.code()).with_error_message(message)
+    };
     let wanted: Vec<(Option<TopicName>, Uuid)> = if version >= 6 {
         request.topics.into_iter().map(|t| (t.name, t.topic_id)).collect()
     } else {
@@ -21,6 +38,9 @@ pub fn handle(ctx: &BrokerContext, request: DeleteTopicsRequest, version: i16) -
         .into_iter()
         .map(|(name, id)| {
             let result = DeletableTopicResult::default().with_name(name.clone()).with_topic_id(id);
+            if name.as_deref().is_some_and(|name| !describable(name)) {
+                return denied(result);
+            }
             let topic = match &name {
                 Some(name) => ctx.topics.get(name),
                 None => ctx.topics.get_by_id(id),
@@ -31,6 +51,10 @@ pub fn handle(ctx: &BrokerContext, request: DeleteTopicsRequest, version: i16) -
                 let message = (version >= 5).then(|| StrBytes::from_static_str(UNKNOWN_TOPIC_MESSAGE));
                 return result.with_error_code(error.code()).with_error_message(message);
             };
+            if !deletable(&topic.name) {
+                let shown = describable(&topic.name).then(|| TopicName(StrBytes::from_string(topic.name.clone())));
+                return denied(result.with_name(name.or(shown)));
+            }
             if !ctx.config.delete_topic_enable {
                 return result.with_error_code(ResponseError::TopicDeletionDisabled.code());
             }

@@ -1,5 +1,7 @@
 //! DescribeCluster: this broker, as the whole cluster, at the address advertised for the
 //! listener the request came in on (no broker when that listener is not advertised).
+//! As in Kafka it needs no permission; without DESCRIBE on the cluster the authorized
+//! operations it reports are 0.
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
@@ -7,8 +9,9 @@ use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeCluster
 use kafka_protocol::protocol::StrBytes;
 use runnel_protocol::kafka_protocol;
 
+use super::authorize::Authz;
+use super::authorized_operations;
 use crate::context::BrokerContext;
-use crate::handlers::authorized_operations::{CLUSTER_ALL, NOT_REQUESTED};
 use crate::session::Caller;
 
 /// Kafka's endpoint type for brokers (2 is controllers).
@@ -35,11 +38,8 @@ pub fn handle(ctx: &BrokerContext, request: &DescribeClusterRequest, version: i1
         })
         .into_iter()
         .collect();
+    let authz = Authz::new(ctx, caller);
     response
         .with_brokers(brokers)
-        .with_cluster_authorized_operations(if request.include_cluster_authorized_operations {
-            CLUSTER_ALL
-        } else {
-            NOT_REQUESTED
-        })
+        .with_cluster_authorized_operations(authorized_operations::cluster(&authz, request.include_cluster_authorized_operations))
 }

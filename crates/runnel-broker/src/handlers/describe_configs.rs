@@ -1,4 +1,6 @@
 //! DescribeConfigs for topics and this broker, with sources, synonyms and documentation.
+//! A topic needs DESCRIBE_CONFIGS on it, a broker or broker logger DESCRIBE_CONFIGS on the
+//! cluster; a denied resource answers TOPIC_ / CLUSTER_AUTHORIZATION_FAILED and no configs.
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_configs_response::{
@@ -8,14 +10,18 @@ use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 use kafka_protocol::protocol::StrBytes;
 use runnel_protocol::kafka_protocol;
 
+use super::authorize::Authz;
+use crate::acl::AclOperation::DescribeConfigs;
 use crate::config::describe::{describe_broker_configs, describe_topic_configs, ConfigEntry};
 use crate::context::BrokerContext;
+use crate::session::Caller;
 
 const RESOURCE_TOPIC: i8 = 2;
 const RESOURCE_BROKER: i8 = 4;
 const RESOURCE_BROKER_LOGGER: i8 = 8;
 
-pub fn handle(ctx: &BrokerContext, request: DescribeConfigsRequest, version: i16) -> DescribeConfigsResponse {
+pub fn handle(ctx: &BrokerContext, request: DescribeConfigsRequest, version: i16, caller: &Caller<'_>) -> DescribeConfigsResponse {
+    let authz = Authz::new(ctx, caller);
     let include_synonyms = request.include_synonyms;
     let include_documentation = version >= 3 && request.include_documentation;
     let results = request
@@ -25,6 +31,20 @@ pub fn handle(ctx: &BrokerContext, request: DescribeConfigsRequest, version: i16
             let result = DescribeConfigsResult::default()
                 .with_resource_type(resource.resource_type)
                 .with_resource_name(resource.resource_name.clone());
+            let denied = match resource.resource_type {
+                RESOURCE_TOPIC if !authz.topic(DescribeConfigs, &resource.resource_name) => {
+                    Some(ResponseError::TopicAuthorizationFailed)
+                }
+                RESOURCE_BROKER | RESOURCE_BROKER_LOGGER if !authz.cluster(DescribeConfigs) => {
+                    Some(ResponseError::ClusterAuthorizationFailed)
+                }
+                _ => None,
+            };
+            if let Some(error) = denied {
+                return result
+                    .with_error_code(error.code())
+                    .with_error_message(Some(StrBytes::from_string(error.to_string())));
+            }
             let entries = match resource.resource_type {
                 RESOURCE_TOPIC => match ctx.topics.get(&resource.resource_name) {
                     Some(topic) => Ok(describe_topic_configs(&ctx.config, &topic.configs)),

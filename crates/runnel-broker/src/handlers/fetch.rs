@@ -8,6 +8,10 @@
 //! Fetch sessions (KIP-227) are declined: every response has session id 0, which tells the
 //! client to send full fetch requests. Without transactions the last stable offset is the
 //! high watermark, so read_committed reads up to it too.
+//!
+//! Authorization as Kafka's: a consumer needs READ on each topic; a follower (replica id >= 0)
+//! needs CLUSTER_ACTION on the cluster for all of them. Denied partitions answer
+//! TOPIC_AUTHORIZATION_FAILED before their existence is looked at.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -22,7 +26,10 @@ use runnel_log::LogError;
 use runnel_protocol::kafka_protocol;
 use tokio_util::sync::CancellationToken;
 
+use super::authorize::Authz;
+use crate::acl::AclOperation::{ClusterAction, Read};
 use crate::context::BrokerContext;
+use crate::session::Caller;
 use crate::topics::{check_leader_epoch, Partition};
 
 /// Kafka's isolation level for transactional reads.
@@ -34,17 +41,22 @@ pub async fn handle(
     ctx: &BrokerContext,
     request: FetchRequest,
     version: i16,
+    caller: &Caller<'_>,
     shutdown: &CancellationToken,
 ) -> FetchResponse {
     if version >= 7 && request.session_id != 0 {
         return FetchResponse::default().with_error_code(ResponseError::FetchSessionIdNotFound.code());
     }
+    let authz = Authz::new(ctx, caller);
+    let follower_allowed = (request.replica_id.0 >= 0).then(|| authz.cluster(ClusterAction));
     let wanted: Vec<Wanted> = request
         .topics
         .iter()
         .flat_map(|topic| {
-            let found = ctx.topics.get(&topic.topic);
+            let denied = !follower_allowed.unwrap_or_else(|| authz.topic(Read, &topic.topic));
+            let found = if denied { None } else { ctx.topics.get(&topic.topic) };
             topic.partitions.iter().map(move |p| Wanted {
+                denied,
                 partition: found.as_ref().and_then(|t| t.partition(p.partition).cloned()),
                 index: p.partition,
                 fetch_offset: p.fetch_offset,
@@ -85,6 +97,7 @@ pub async fn handle(
 }
 
 struct Wanted {
+    denied: bool,
     partition: Option<Arc<Partition>>,
     index: i32,
     fetch_offset: i64,
@@ -105,6 +118,9 @@ fn read_all(wanted: &[Wanted], max_bytes: usize, version: i16) -> Vec<PartitionD
                 .with_high_watermark(-1)
                 .with_last_stable_offset(-1)
                 .with_log_start_offset(-1);
+            if w.denied {
+                return with_error(data, ResponseError::TopicAuthorizationFailed);
+            }
             let Some(partition) = &w.partition else {
                 return with_error(data, ResponseError::UnknownTopicOrPartition);
             };

@@ -1,12 +1,15 @@
 //! The consumer-group APIs: each request is handed to the group service, which runs the
-//! coordinator state machine and answers when the coordinator does.
+//! coordinator state machine and answers when the coordinator does. Authorization happens
+//! around it (`group_authorization`): before, to refuse or narrow the request; after, to
+//! put the denied resources' answers back.
 
 use kafka_protocol::messages::{RequestKind, ResponseKind};
 use runnel_coordinator::{Request, Response};
 use runnel_protocol::kafka_protocol;
 use tokio_util::sync::CancellationToken;
 
-use super::authorized_operations::{GROUP_ALL, NOT_REQUESTED};
+use super::authorize::Authz;
+use super::group_authorization::{self, Gate};
 use crate::context::BrokerContext;
 use crate::groups::GroupService;
 use crate::session::Caller;
@@ -41,25 +44,29 @@ pub fn to_coordinator(ctx: &BrokerContext, request: RequestKind, version: i16, c
     Ok(request)
 }
 
-pub async fn handle(ctx: &BrokerContext, request: Request, shutdown: &CancellationToken) -> Option<ResponseKind> {
-    let include_operations = matches!(&request, Request::DescribeGroups { request, api_version } if *api_version >= 3 && request.include_authorized_operations);
+pub async fn handle(
+    ctx: &BrokerContext,
+    request: Request,
+    caller: &Caller<'_>,
+    shutdown: &CancellationToken,
+) -> Option<ResponseKind> {
+    let authz = Authz::new(ctx, caller);
+    let (request, after) = match group_authorization::check(&authz, request) {
+        Gate::Answer(response) => return Some(response),
+        Gate::Pass(request, after) => (request, after),
+    };
     if let Err(error) = ctx.groups.ensure_offsets_topic(&ctx.config, &ctx.topics) {
         tracing::error!(%error, "cannot create __consumer_offsets");
     }
     let response = ctx.groups.call(&ctx.topics, request, shutdown).await?;
-    Some(match response {
+    Some(match after.apply(&authz, response) {
         Response::JoinGroup(r) => ResponseKind::JoinGroup(r),
         Response::SyncGroup(r) => ResponseKind::SyncGroup(r),
         Response::Heartbeat(r) => ResponseKind::Heartbeat(r),
         Response::LeaveGroup(r) => ResponseKind::LeaveGroup(r),
         Response::OffsetCommit(r) => ResponseKind::OffsetCommit(r),
         Response::OffsetFetch(r) => ResponseKind::OffsetFetch(r),
-        Response::DescribeGroups(mut r) => {
-            for group in &mut r.groups {
-                group.authorized_operations = if include_operations { GROUP_ALL } else { NOT_REQUESTED };
-            }
-            ResponseKind::DescribeGroups(r)
-        }
+        Response::DescribeGroups(r) => ResponseKind::DescribeGroups(r),
         Response::ListGroups(r) => ResponseKind::ListGroups(r),
         Response::DeleteGroups(r) => ResponseKind::DeleteGroups(r),
         Response::OffsetDelete(r) => ResponseKind::OffsetDelete(r),

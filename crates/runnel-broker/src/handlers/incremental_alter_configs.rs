@@ -7,6 +7,10 @@
 //! An unknown operation code gets INVALID_REQUEST "Unknown operations type N", Kafka's answer
 //! for a BROKER resource; for a TOPIC resource Kafka 4.1 answers UNKNOWN_SERVER_ERROR (a null
 //! pointer in its controller), which Runnel does not copy.
+//!
+//! Authorization: a BROKER_LOGGER resource needs ALTER_CONFIGS on the cluster before anything
+//! else about it (Kafka's broker checks it first); a topic or broker needs ALTER_CONFIGS on
+//! the topic or the cluster after the checks above, where Kafka's controller makes them.
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::incremental_alter_configs_request::AlterConfigsResource;
@@ -16,23 +20,27 @@ use kafka_protocol::protocol::StrBytes;
 use runnel_protocol::kafka_protocol;
 
 use super::config_changes::{
+    may_alter_cluster, may_alter_topic,
     check_broker_name, check_keys, check_logger_node, check_topic_name, duplicate_resource, duplicated,
     invalid_config, refuse_broker_keys, topic_refusal, unknown_resource_type, Outcome, Refusal, RESOURCE_BROKER,
     RESOURCE_BROKER_LOGGER, RESOURCE_TOPIC,
 };
 use crate::config::alter::{apply_topic_ops, broker_key_kind, AlterOp, BrokerKeyKind, ConfigOp};
 use crate::config::topic::validate_topic_configs_for;
+use super::authorize::Authz;
 use crate::context::BrokerContext;
+use crate::session::Caller;
 use crate::topics::TopicError;
 
-pub fn handle(ctx: &BrokerContext, request: IncrementalAlterConfigsRequest) -> IncrementalAlterConfigsResponse {
+pub fn handle(ctx: &BrokerContext, request: IncrementalAlterConfigsRequest, caller: &Caller<'_>) -> IncrementalAlterConfigsResponse {
+    let authz = Authz::new(ctx, caller);
     let repeated = duplicated(request.resources.iter().map(|r| (r.resource_type, r.resource_name.as_str())));
     let responses = request
         .resources
         .iter()
         .zip(repeated)
         .map(|(resource, repeated)| {
-            let outcome = if repeated { Err(duplicate_resource()) } else { alter(ctx, resource, request.validate_only) };
+            let outcome = if repeated { Err(duplicate_resource()) } else { alter(ctx, &authz, resource, request.validate_only) };
             let response = AlterConfigsResourceResponse::default()
                 .with_resource_type(resource.resource_type)
                 .with_resource_name(resource.resource_name.clone());
@@ -47,7 +55,7 @@ pub fn handle(ctx: &BrokerContext, request: IncrementalAlterConfigsRequest) -> I
     IncrementalAlterConfigsResponse::default().with_responses(responses)
 }
 
-fn alter(ctx: &BrokerContext, resource: &AlterConfigsResource, validate_only: bool) -> Outcome {
+fn alter(ctx: &BrokerContext, authz: &Authz<'_>, resource: &AlterConfigsResource, validate_only: bool) -> Outcome {
     let names: Vec<&str> = resource.configs.iter().map(|config| config.name.as_str()).collect();
     let delete = AlterOp::Delete as i8;
     let nulls = resource
@@ -60,6 +68,7 @@ fn alter(ctx: &BrokerContext, resource: &AlterConfigsResource, validate_only: bo
     match resource.resource_type {
         RESOURCE_TOPIC => {
             let ops = parse_ops(resource)?;
+            may_alter_topic(authz, name)?;
             ctx.topics
                 .alter_configs(name, validate_only, |current| {
                     let updated = apply_topic_ops(current, &ops).map_err(invalid_config)?;
@@ -88,9 +97,11 @@ fn alter(ctx: &BrokerContext, resource: &AlterConfigsResource, validate_only: bo
                 }
             }
             let set: Vec<&str> = ops.iter().filter(|op| op.op != AlterOp::Delete).map(|op| op.name.as_str()).collect();
-            refuse_broker_keys(&set)
+            refuse_broker_keys(&set)?;
+            may_alter_cluster(authz)
         }
         RESOURCE_BROKER_LOGGER => {
+            may_alter_cluster(authz)?;
             check_logger_node(ctx, name)?;
             resource.configs.iter().try_for_each(|config| {
                 let logger = config.name.as_str();
@@ -170,7 +181,8 @@ mod tests {
 
     fn answer(ctx: &BrokerContext, resource: AlterConfigsResource) -> (i16, Option<String>) {
         let request = IncrementalAlterConfigsRequest::default().with_resources(vec![resource]);
-        let response = handle(ctx, request).responses.remove(0);
+        let session = crate::handlers::authorize::testing::session(None);
+        let response = handle(ctx, request, &Caller { client_id: "test", session: &session }).responses.remove(0);
         (response.error_code, response.error_message.map(|m| m.to_string()))
     }
 
@@ -225,7 +237,8 @@ mod tests {
         let request = IncrementalAlterConfigsRequest::default()
             .with_resources(vec![resource(RESOURCE_TOPIC, TOPIC, &[("retention.ms", SET, Some("5"))])])
             .with_validate_only(true);
-        assert_eq!(handle(&ctx, request).responses[0].error_code, 0);
+        let session = crate::handlers::authorize::testing::session(None);
+        assert_eq!(handle(&ctx, request, &Caller { client_id: "test", session: &session }).responses[0].error_code, 0);
         assert!(overrides(&ctx).is_empty());
     }
 

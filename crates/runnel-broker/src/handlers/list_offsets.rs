@@ -1,4 +1,5 @@
 //! ListOffsets: earliest, latest, max timestamp, and the first offset at a timestamp.
+//! Each topic needs DESCRIBE (else TOPIC_AUTHORIZATION_FAILED for all its partitions).
 
 use std::collections::HashSet;
 
@@ -7,8 +8,11 @@ use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionRespon
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use runnel_protocol::kafka_protocol;
 
+use super::authorize::Authz;
+use crate::acl::AclOperation::Describe;
 use crate::context::BrokerContext;
 use crate::handlers::validation::{max_timestamp_record, offset_for_timestamp};
+use crate::session::Caller;
 use crate::topics::{check_leader_epoch, Partition, LEADER_EPOCH};
 
 const LATEST_TIMESTAMP: i64 = -1;
@@ -19,12 +23,14 @@ const EARLIEST_LOCAL_TIMESTAMP: i64 = -4;
 /// Needs ListOffsets v9, which Runnel does not serve.
 const LATEST_TIERED_TIMESTAMP: i64 = -5;
 
-pub fn handle(ctx: &BrokerContext, request: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
+pub fn handle(ctx: &BrokerContext, request: ListOffsetsRequest, version: i16, caller: &Caller<'_>) -> ListOffsetsResponse {
+    let authz = Authz::new(ctx, caller);
     let mut seen = HashSet::new();
     let topics = request
         .topics
         .into_iter()
         .map(|topic| {
+            let denied = !authz.topic(Describe, &topic.name);
             let found = ctx.topics.get(&topic.name);
             let partitions = topic
                 .partitions
@@ -35,6 +41,9 @@ pub fn handle(ctx: &BrokerContext, request: ListOffsetsRequest, version: i16) ->
                         .with_timestamp(-1)
                         .with_offset(-1)
                         .with_leader_epoch(-1);
+                    if denied {
+                        return response.with_error_code(ResponseError::TopicAuthorizationFailed.code());
+                    }
                     if !seen.insert((topic.name.to_string(), wanted.partition_index)) {
                         return response.with_error_code(ResponseError::InvalidRequest.code());
                     }

@@ -4,16 +4,21 @@
 mod alter_configs;
 mod alter_user_scram_credentials;
 mod api_versions;
+mod authorize;
 mod authorized_operations;
 mod config_changes;
+mod create_acls;
 mod create_partitions;
 mod create_topics;
+mod delete_acls;
 mod delete_topics;
+mod describe_acls;
 mod describe_cluster;
 mod describe_configs;
 mod describe_user_scram_credentials;
 mod fetch;
 mod find_coordinator;
+mod group_authorization;
 mod groups;
 mod incremental_alter_configs;
 mod init_producer_id;
@@ -53,7 +58,7 @@ pub async fn handle(
 ) -> Reply {
     let request = match groups::to_coordinator(ctx, request, version, caller) {
         Ok(group_request) => {
-            return match groups::handle(ctx, group_request, shutdown).await {
+            return match groups::handle(ctx, group_request, caller, shutdown).await {
                 Some(response) => Reply::Respond(response),
                 None => Reply::Close,
             };
@@ -63,27 +68,42 @@ pub async fn handle(
     let response = match request {
         RequestKind::ApiVersions(r) => ResponseKind::ApiVersions(api_versions::handle(&r, version)),
         RequestKind::Metadata(r) => ResponseKind::Metadata(metadata::handle(ctx, r, version, caller)),
-        RequestKind::Produce(r) => match produce::handle(ctx, r, version) {
+        RequestKind::Produce(r) => match produce::handle(ctx, r, version, caller) {
             Some(response) => ResponseKind::Produce(response),
             None => return Reply::Silent,
         },
-        RequestKind::Fetch(r) => ResponseKind::Fetch(fetch::handle(ctx, r, version, shutdown).await),
-        RequestKind::ListOffsets(r) => ResponseKind::ListOffsets(list_offsets::handle(ctx, r, version)),
-        RequestKind::CreateTopics(r) => ResponseKind::CreateTopics(create_topics::handle(ctx, r, version)),
-        RequestKind::DeleteTopics(r) => ResponseKind::DeleteTopics(delete_topics::handle(ctx, r, version)),
-        RequestKind::CreatePartitions(r) => ResponseKind::CreatePartitions(create_partitions::handle(ctx, r)),
-        RequestKind::DescribeConfigs(r) => ResponseKind::DescribeConfigs(describe_configs::handle(ctx, r, version)),
-        RequestKind::AlterConfigs(r) => ResponseKind::AlterConfigs(alter_configs::handle(ctx, r)),
+        RequestKind::Fetch(r) => ResponseKind::Fetch(fetch::handle(ctx, r, version, caller, shutdown).await),
+        RequestKind::ListOffsets(r) => ResponseKind::ListOffsets(list_offsets::handle(ctx, r, version, caller)),
+        RequestKind::CreateTopics(r) => ResponseKind::CreateTopics(create_topics::handle(ctx, r, version, caller)),
+        RequestKind::DeleteTopics(r) => ResponseKind::DeleteTopics(delete_topics::handle(ctx, r, version, caller)),
+        RequestKind::CreatePartitions(r) => ResponseKind::CreatePartitions(create_partitions::handle(ctx, r, caller)),
+        RequestKind::DescribeConfigs(r) => {
+            ResponseKind::DescribeConfigs(describe_configs::handle(ctx, r, version, caller))
+        }
+        RequestKind::AlterConfigs(r) => ResponseKind::AlterConfigs(alter_configs::handle(ctx, r, caller)),
         RequestKind::IncrementalAlterConfigs(r) => {
-            ResponseKind::IncrementalAlterConfigs(incremental_alter_configs::handle(ctx, r))
+            ResponseKind::IncrementalAlterConfigs(incremental_alter_configs::handle(ctx, r, caller))
         }
         RequestKind::DescribeCluster(r) => {
             ResponseKind::DescribeCluster(describe_cluster::handle(ctx, &r, version, caller))
         }
         RequestKind::OffsetForLeaderEpoch(r) => {
-            ResponseKind::OffsetForLeaderEpoch(offset_for_leader_epoch::handle(ctx, r))
+            ResponseKind::OffsetForLeaderEpoch(offset_for_leader_epoch::handle(ctx, r, caller))
         }
-        RequestKind::InitProducerId(r) => ResponseKind::InitProducerId(init_producer_id::handle(ctx, &r)),
+        RequestKind::InitProducerId(r) => ResponseKind::InitProducerId(init_producer_id::handle(ctx, &r, caller)),
+        // A filter or creation Kafka cannot parse closes the connection there; here too.
+        RequestKind::DescribeAcls(r) => match describe_acls::handle(ctx, &r, caller) {
+            Some(response) => ResponseKind::DescribeAcls(response),
+            None => return Reply::Close,
+        },
+        RequestKind::CreateAcls(r) => match create_acls::handle(ctx, &r, caller) {
+            Some(response) => ResponseKind::CreateAcls(response),
+            None => return Reply::Close,
+        },
+        RequestKind::DeleteAcls(r) => match delete_acls::handle(ctx, &r, caller) {
+            Some(response) => ResponseKind::DeleteAcls(response),
+            None => return Reply::Close,
+        },
         RequestKind::FindCoordinator(r) => {
             ResponseKind::FindCoordinator(find_coordinator::handle(ctx, r, version, caller))
         }

@@ -4,6 +4,9 @@
 //! against the topic's max.message.bytes before anything else is read; the CRC and the
 //! records are validated; idempotent batches go through the log's producer state, which
 //! answers retried duplicates with their original offsets. acks=0 gets no response.
+//!
+//! Authorization as Kafka's: transactional records need WRITE on the request's transactional
+//! id, else the whole request fails; each topic needs WRITE, checked before its existence.
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::produce_response::{
@@ -12,30 +15,41 @@ use kafka_protocol::messages::produce_response::{
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::StrBytes;
 use runnel_log::{AppendOutcome, LogError};
-use runnel_protocol::batch::{split_batches, validate_batch, BatchError};
+use runnel_protocol::batch::{split_batches, validate_batch, BatchError, BatchHeader};
 use runnel_protocol::kafka_protocol;
 
+use super::authorize::Authz;
+use crate::acl::AclOperation::Write;
 use crate::context::{now_ms, BrokerContext};
 use crate::handlers::validation::{validate_records_for_topic, RecordsRejection};
+use crate::session::Caller;
 use crate::topics::Topic;
 
 /// Returns `None` for acks=0: Kafka sends no response at all then.
-pub fn handle(ctx: &BrokerContext, request: ProduceRequest, version: i16) -> Option<ProduceResponse> {
+pub fn handle(ctx: &BrokerContext, request: ProduceRequest, version: i16, caller: &Caller<'_>) -> Option<ProduceResponse> {
     let acks_valid = matches!(request.acks, -1..=1);
     let now = now_ms();
+    let authz = Authz::new(ctx, caller);
+    let transactional_denied = has_transactional_records(&request)
+        && !request.transactional_id.as_ref().is_some_and(|id| authz.transactional_id(Write, id));
     let responses = request
         .topic_data
         .into_iter()
         .map(|topic_data| {
             let topic = ctx.topics.get(&topic_data.name);
+            let topic_denied = !transactional_denied && !authz.topic(Write, &topic_data.name);
             let partition_responses = topic_data
                 .partition_data
                 .into_iter()
                 .map(|data| {
-                    let outcome = if acks_valid {
-                        produce_partition(topic.as_deref(), data.index, data.records.as_deref(), now)
-                    } else {
+                    let outcome = if transactional_denied {
+                        Err(Rejection::code(ResponseError::TransactionalIdAuthorizationFailed))
+                    } else if topic_denied {
+                        Err(Rejection::code(ResponseError::TopicAuthorizationFailed))
+                    } else if !acks_valid {
                         Err(Rejection::code(ResponseError::InvalidRequiredAcks))
+                    } else {
+                        produce_partition(topic.as_deref(), data.index, data.records.as_deref(), now)
                     };
                     partition_response(data.index, outcome, version)
                 })
@@ -43,10 +57,18 @@ pub fn handle(ctx: &BrokerContext, request: ProduceRequest, version: i16) -> Opt
             TopicProduceResponse::default().with_name(topic_data.name).with_partition_responses(partition_responses)
         })
         .collect();
-    if request.acks == 0 && acks_valid {
+    if request.acks == 0 && acks_valid && !transactional_denied {
         return None;
     }
     Some(ProduceResponse::default().with_responses(responses))
+}
+
+/// Kafka's `RequestUtils.hasTransactionalRecords`: any partition's first batch is
+/// transactional.
+fn has_transactional_records(request: &ProduceRequest) -> bool {
+    request.topic_data.iter().flat_map(|topic| &topic.partition_data).any(|data| {
+        data.records.as_deref().is_some_and(|records| BatchHeader::parse(records).is_ok_and(|header| header.is_transactional()))
+    })
 }
 
 struct Appended {

@@ -21,7 +21,7 @@ fn topic_name() -> TopicName {
 }
 
 /// A request of each kind that names the test topic, so handlers fill their topic fields.
-fn request_for(key: ApiKey, version: i16) -> RequestKind {
+pub(super) fn request_for(key: ApiKey, version: i16) -> RequestKind {
     match key {
         ApiKey::Produce => {
             let batch = runnel_protocol::batch::testing::plain_batch(2, 8, now_ms());
@@ -184,6 +184,36 @@ fn request_for(key: ApiKey, version: i16) -> RequestKind {
                     .with_mechanism(1),
             ]),
         ),
+        ApiKey::DescribeAcls => RequestKind::DescribeAcls(
+            DescribeAclsRequest::default()
+                .with_resource_type_filter(1)
+                .with_resource_name_filter(None)
+                .with_pattern_type_filter(1)
+                .with_principal_filter(None)
+                .with_host_filter(None)
+                .with_operation(1)
+                .with_permission_type(1),
+        ),
+        ApiKey::CreateAcls => RequestKind::CreateAcls(CreateAclsRequest::default().with_creations(vec![
+            create_acls_request::AclCreation::default()
+                .with_resource_type(2)
+                .with_resource_name(StrBytes::from_static_str(TOPIC))
+                .with_resource_pattern_type(3)
+                .with_principal(StrBytes::from_static_str("User:alice"))
+                .with_host(StrBytes::from_static_str("*"))
+                .with_operation(3)
+                .with_permission_type(3),
+        ])),
+        ApiKey::DeleteAcls => RequestKind::DeleteAcls(DeleteAclsRequest::default().with_filters(vec![
+            delete_acls_request::DeleteAclsFilter::default()
+                .with_resource_type_filter(1)
+                .with_resource_name_filter(None)
+                .with_pattern_type_filter(1)
+                .with_principal_filter(None)
+                .with_host_filter(None)
+                .with_operation(1)
+                .with_permission_type(1),
+        ])),
         other => panic!("add a request for {other:?} to this test"),
     }
 }
