@@ -1,5 +1,5 @@
-//! The admin client: topics, configs, consumer groups and offsets, as Kafka's `Admin` offers
-//! them.
+//! The admin client: topics, configs, consumer groups and offsets, ACLs, as Kafka's `Admin`
+//! offers them.
 //!
 //! Owns: building admin requests at the version each connection negotiated, sending each to
 //! the broker that must answer it (the controller for topic changes, a group's coordinator
@@ -23,6 +23,7 @@
 //! # }
 //! ```
 
+mod acls;
 mod configs;
 mod group_offsets;
 mod groups;
@@ -39,6 +40,10 @@ use crate::config::ClientConfig;
 use crate::error::Result;
 
 pub use crate::consumer::{OffsetAndMetadata, TopicPartition};
+pub use acls::{
+    AccessControlEntry, AccessControlEntryFilter, AclBinding, AclBindingFilter, AclOperation, AclPermissionType, PatternType,
+    ResourcePattern, ResourcePatternFilter, ResourceType, CLUSTER_RESOURCE_NAME,
+};
 pub use configs::{AlterConfigOp, ConfigEntry, ConfigResource, ConfigResourceType, ConfigSource, ConfigSynonym};
 pub use groups::{GroupDescription, GroupListing, MemberDescription};
 pub use offsets::{ListedOffset, OffsetSpec};
