@@ -2,8 +2,10 @@
 //! it: one token `[authzid] NUL user NUL password`, checked against the users of the
 //! listener's `PlainLoginModule` JAAS entry.
 //!
-//! Owns: the token split (Kafka's: the first three NUL-separated parts, anything after a
-//! third NUL ignored) and the password check, which takes the same time whether the user
+//! Every failure is Kafka 4.1's `SaslAuthenticationException`, its message sent to the client.
+//!
+//! Owns: the token split (Kafka's: exactly three NUL-separated parts, else "expected 3
+//! tokens") and the password check, which takes the same time whether the user
 //! exists, the password is wrong, or its length differs: both sides are hashed and the
 //! digests compared in constant time.
 
@@ -15,6 +17,8 @@ use subtle::ConstantTimeEq;
 use super::{Evaluation, SaslFailure};
 use crate::config::ssl::Password;
 
+/// How many NUL-separated parts Kafka looks for before it gives up counting.
+const PLAIN_TOKENS_SPLIT_MAX: usize = 4;
 /// What an unknown user's password is compared with, so that lookup failures cost the same.
 const ABSENT_USER_PASSWORD: &str = "\u{0}runnel-no-such-user\u{0}";
 
@@ -27,18 +31,19 @@ fn passwords_match(given: &str, expected: &str) -> bool {
     bool::from(digest_of(given).as_ref().ct_eq(digest_of(expected).as_ref()))
 }
 
-/// Kafka's split: up to three parts, a missing part empty, text after a third NUL ignored.
-fn split_token(token: &str) -> [&str; 3] {
-    let mut parts = [""; 3];
+/// Kafka's `PlainSaslServer.extractTokens`: the NUL-separated parts, at most four (the rest
+/// of the token after a fourth NUL is not looked at).
+fn split_token(token: &str) -> Vec<&str> {
+    let mut parts = Vec::with_capacity(PLAIN_TOKENS_SPLIT_MAX);
     let mut rest = token;
-    for part in &mut parts {
+    while parts.len() < PLAIN_TOKENS_SPLIT_MAX {
         match rest.split_once('\0') {
             Some((head, tail)) => {
-                *part = head;
+                parts.push(head);
                 rest = tail;
             }
             None => {
-                *part = rest;
+                parts.push(rest);
                 break;
             }
         }
@@ -50,12 +55,15 @@ fn split_token(token: &str) -> [&str; 3] {
 pub fn evaluate(token: &[u8], users: &BTreeMap<String, Password>) -> Result<Evaluation, SaslFailure> {
     // Java decodes the token as UTF-8 with replacement; so does this.
     let token = String::from_utf8_lossy(token);
-    let [authorization_id, user, password] = split_token(&token);
+    let parts = split_token(&token);
+    let &[authorization_id, user, password] = parts.as_slice() else {
+        return Err(SaslFailure::Shown(format!("Invalid SASL/PLAIN response: expected 3 tokens, got {}", parts.len())));
+    };
     if user.is_empty() {
-        return Err(SaslFailure::Hidden("Authentication failed: username not specified".into()));
+        return Err(SaslFailure::Shown("Authentication failed: username not specified".into()));
     }
     if password.is_empty() {
-        return Err(SaslFailure::Hidden("Authentication failed: password not specified".into()));
+        return Err(SaslFailure::Shown("Authentication failed: password not specified".into()));
     }
     let expected = users.get(user);
     let matched = passwords_match(password, expected.map_or(ABSENT_USER_PASSWORD, Password::value));
@@ -84,8 +92,6 @@ mod tests {
         assert_eq!(done.authenticated_user.as_deref(), Some("alice"));
         assert!(done.response.is_empty());
         assert!(evaluate(b"alice\0alice\0alice-secret", &users()).is_ok());
-        // Kafka ignores what follows a third NUL.
-        assert!(evaluate(b"\0alice\0alice-secret\0trailing", &users()).is_ok());
     }
 
     #[test]
@@ -102,6 +108,15 @@ mod tests {
     fn malformed_tokens_fail_without_panicking() {
         for token in [&b""[..], b"\0", b"\0\0", b"\0alice", b"\0alice\0", b"alice", b"\xff\0\xfe\0\xfd"] {
             assert!(evaluate(token, &users()).is_err(), "{token:?}");
+        }
+        // Kafka counts up to four parts and says how many it found.
+        for (token, count) in [(&b"no-nul"[..], 1), (b"\0alice", 2), (b"\0alice\0alice-secret\0x", 4), (b"a\0b\0c\0d\0e\0f", 4)] {
+            match evaluate(token, &users()) {
+                Err(SaslFailure::Shown(message)) => {
+                    assert_eq!(message, format!("Invalid SASL/PLAIN response: expected 3 tokens, got {count}"))
+                }
+                other => panic!("{token:?}: {other:?}"),
+            }
         }
         assert!(matches!(evaluate(b"bob\0alice\0alice-secret", &users()), Err(SaslFailure::Shown(m)) if m.contains("authorization id")));
     }

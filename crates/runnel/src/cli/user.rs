@@ -153,9 +153,9 @@ async fn delete_user(
     }
 }
 
-/// kafka-configs' rendering of a user's credentials: `SCRAM-SHA-256=iterations=8192`, comma-joined.
+/// kafka-configs' rendering of a user's credentials: `SCRAM-SHA-256=iterations=8192`, joined by ", ".
 fn credentials_text(infos: &[ScramCredentialInfo]) -> String {
-    infos.iter().map(|info| format!("{}=iterations={}", info.mechanism, info.iterations)).collect::<Vec<_>>().join(",")
+    infos.iter().map(|info| format!("{}=iterations={}", info.mechanism, info.iterations)).collect::<Vec<_>>().join(", ")
 }
 
 async fn list_users(admin: &Admin, args: ListArgs, format: Format) -> anyhow::Result<()> {
@@ -198,6 +198,6 @@ mod tests {
             ScramCredentialInfo { mechanism: ScramMechanism::Sha256, iterations: 8192 },
             ScramCredentialInfo { mechanism: ScramMechanism::Sha512, iterations: 4096 },
         ];
-        assert_eq!(credentials_text(&infos), "SCRAM-SHA-256=iterations=8192,SCRAM-SHA-512=iterations=4096");
+        assert_eq!(credentials_text(&infos), "SCRAM-SHA-256=iterations=8192, SCRAM-SHA-512=iterations=4096");
     }
 }
