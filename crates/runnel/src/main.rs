@@ -45,6 +45,8 @@ enum Command {
     Consume(cli::consume::ConsumeArgs),
     /// Create, delete and list SCRAM users (SASL/SCRAM credentials).
     User(cli::user::UserArgs),
+    /// Create, list and delete ACLs (kafka-acls' options and output).
+    Acl(cli::acl::AclArgs),
 }
 
 #[derive(Args)]
@@ -87,6 +89,10 @@ fn main() -> ExitCode {
         Command::User(args) => {
             init_tracing("warn", true);
             cli::run(cli::user::run(args))
+        }
+        Command::Acl(args) => {
+            init_tracing("warn", true);
+            cli::run(cli::acl::run(args))
         }
     };
     match result {

@@ -6,6 +6,7 @@
 //! command to completion. A new client command flattens `GlobalArgs` into its own Args and
 //! prints through `output`, so flags and formats stay the same everywhere.
 
+pub mod acl;
 pub mod certs;
 pub mod consume;
 pub mod escape;
