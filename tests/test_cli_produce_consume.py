@@ -528,3 +528,20 @@ def test_help_shows_examples():
         assert "Examples:" in res.stdout and f"runnel {command} " in res.stdout, res.stdout
         for flag in ("--bootstrap-server", "--command-config", "--format"):
             assert flag in res.stdout, (command, flag)
+
+
+def test_command_config_supplies_producer_and_consumer_settings(broker, topic, tmp_path):
+    """--command-config is a Kafka client.properties for every role: the producer reads its
+    keys (max.request.size) and the consumer its own (group.id, group.instance.id) from it."""
+    producer_props = tmp_path / "producer.properties"
+    producer_props.write_text("max.request.size=1000\n")
+    res = runnel(broker.bootstrap, "produce", topic, "--command-config", str(producer_props), stdin="x" * 2000 + "\n")
+    assert res.returncode != 0 and "max.request.size" in res.stderr, res.describe()
+
+    ok(broker.bootstrap, "produce", topic, stdin="small\n")
+    group = f"{topic}-g"
+    consumer_props = tmp_path / "consumer.properties"
+    consumer_props.write_text(f"group.id={group}\ngroup.instance.id=static-cli-1\n")
+    ok(broker.bootstrap, "consume", topic, "--command-config", str(consumer_props), "--from-beginning", "-n", "1")
+    described = json.loads(ok(broker.bootstrap, "group", "describe", "--group", group, "--format", "json").stdout)
+    assert [row["current_offset"] for row in described[0]["offsets"] if row["topic"] == topic] == [1], described

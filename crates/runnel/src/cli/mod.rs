@@ -57,10 +57,11 @@ pub enum Format {
 }
 
 impl GlobalArgs {
-    /// The client configuration: the properties file first, then the bootstrap servers from
+    /// The client properties: the `--command-config` file, with the bootstrap servers from
     /// `-b`, `RUNNEL_BROKERS`, the file's `bootstrap.servers`, or the default, in that order
-    /// (Kafka's tools also let `--bootstrap-server` win over the file).
-    pub fn client_config(&self) -> anyhow::Result<ClientConfig> {
+    /// (Kafka's tools also let `--bootstrap-server` win over the file). Producer and consumer
+    /// commands read their own keys (acks, compression.type, group.instance.id, ...) from it.
+    pub fn properties(&self) -> anyhow::Result<Properties> {
         let mut props = match &self.command_config {
             Some(path) => {
                 let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -74,11 +75,24 @@ impl GlobalArgs {
         }
         props.entry("bootstrap.servers".into()).or_insert_with(|| BOOTSTRAP_DEFAULT.into());
         props.entry("client.id".into()).or_insert_with(|| CLIENT_ID_DEFAULT.into());
-        let config = ClientConfig::from_properties(&props);
+        Ok(props)
+    }
+
+    /// Reads a role's configuration from [`GlobalArgs::properties`], naming the file on error.
+    pub fn config_from<T, E>(&self, read: impl FnOnce(&Properties) -> Result<T, E>) -> anyhow::Result<T>
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let props = self.properties()?;
         match &self.command_config {
-            Some(path) => config.with_context(|| format!("in {}", path.display())),
-            None => Ok(config?),
+            Some(path) => read(&props).with_context(|| format!("in {}", path.display())),
+            None => Ok(read(&props)?),
         }
+    }
+
+    /// The client configuration every role shares.
+    pub fn client_config(&self) -> anyhow::Result<ClientConfig> {
+        self.config_from(ClientConfig::from_properties)
     }
 
     /// An admin client connected to the cluster.

@@ -116,12 +116,17 @@ pub enum CommitMode {
 }
 
 pub async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
+    // The --command-config file supplies consumer settings (session.timeout.ms,
+    // group.instance.id, fetch sizes, ...); --group wins over its group.id, as in
+    // kafka-console-consumer.
+    let mut config = args.global.config_from(ConsumerConfig::from_properties)?;
+    let group = args.group.clone().or_else(|| config.group_id.clone());
     let spec = match (&args.offset, args.from_beginning) {
         (Some(text), _) => OffsetSpec::parse(text, now_ms())?,
         (None, true) => OffsetSpec::Start,
         (None, false) => OffsetSpec::End,
     };
-    let commit = match (args.commit, &args.group) {
+    let commit = match (args.commit, &group) {
         (Some(CommitMode::Auto), None) => bail!("--commit auto needs --group"),
         (Some(CommitMode::Manual), None) => bail!("--commit manual needs --group"),
         (Some(mode), _) => mode,
@@ -142,7 +147,7 @@ pub async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
         }
     };
 
-    let mut config = ConsumerConfig::with_client(args.global.client_config()?, args.group.as_deref());
+    config.group_id = group.clone();
     config.enable_auto_commit = commit == CommitMode::Auto;
     config.auto_offset_reset = match spec {
         OffsetSpec::Start => OffsetReset::Earliest,
@@ -153,7 +158,7 @@ pub async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
 
     let stop = stop_on_signal()?;
     let mut group_starts = None;
-    let prepared = match &args.group {
+    let prepared = match &group {
         Some(_) => {
             if matches!(spec, OffsetSpec::Start | OffsetSpec::End) {
                 consumer.subscribe(args.topics.iter().cloned(), ()).map_err(anyhow::Error::from)

@@ -64,13 +64,15 @@ pub struct ProduceArgs {
     /// Write every record to this partition instead of choosing by key (murmur2) or sticky.
     #[arg(short = 'p', long, value_name = "N", value_parser = clap::value_parser!(i32).range(0..))]
     pub partition: Option<i32>,
-    /// Compression codec of the record batches.
-    #[arg(short = 'z', long, value_enum, value_name = "CODEC", default_value_t = CodecArg::None)]
-    pub compression: CodecArg,
+    /// Compression codec of the record batches [default: the --command-config file's
+    /// compression.type, else none].
+    #[arg(short = 'z', long, value_enum, value_name = "CODEC")]
+    pub compression: Option<CodecArg>,
     /// Acknowledgements to wait for: 0 (none), 1 (the leader) or all. Idempotence is on with
-    /// all (Kafka's default) and off otherwise.
-    #[arg(long, value_name = "ACKS", default_value = "all", value_parser = ["0", "1", "all", "-1"])]
-    pub acks: String,
+    /// all (Kafka's default) and off otherwise [default: the --command-config file's acks,
+    /// else all].
+    #[arg(long, value_name = "ACKS", value_parser = ["0", "1", "all", "-1"])]
+    pub acks: Option<String>,
     /// How long a batch waits for more records before it is sent [default: 5, Kafka's linger.ms].
     #[arg(long, value_name = "MS")]
     pub linger_ms: Option<u64>,
@@ -217,9 +219,13 @@ pub async fn run(args: ProduceArgs) -> anyhow::Result<()> {
 
 /// Kafka's producer defaults with the command's flags applied.
 fn producer_config(args: &ProduceArgs) -> anyhow::Result<ProducerConfig> {
-    let mut config = ProducerConfig::with_client(args.global.client_config()?);
-    config.acks = Acks::parse(&args.acks)?;
-    config.compression = args.compression.into();
+    let mut config = args.global.config_from(ProducerConfig::from_properties)?;
+    if let Some(acks) = &args.acks {
+        config.acks = Acks::parse(acks)?;
+    }
+    if let Some(codec) = args.compression {
+        config.compression = codec.into();
+    }
     if let Some(linger_ms) = args.linger_ms {
         config.linger_ms = linger_ms;
     }
