@@ -11,26 +11,25 @@ admin client and `runnel group describe`. Failures must be one `runnel: <error>`
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.partitioner.default import murmur2
 
+from harness.cli import CliResult, eventually, failure_line, ok
+from harness.cli import cli as runnel
 from harness.java_tools import run_tool, tool_command
 from harness.paths import RUNNEL_BIN
 from harness.process import _die_with_parent
 
 CLI_TIMEOUT_S = 60.0
 EVENTUALLY_S = 30.0
-POLL_S = 0.2
 READ_TIMEOUT_S = 30.0
 # Long enough for every fetch of a few records to arrive; short enough to keep runs quick.
 IDLE_EXIT_MS = "2000"
@@ -45,63 +44,12 @@ SUMMARY = re.compile(r"^(\d+) records produced to (\S+) \((\d+) failed\): (\d+) 
                      r"[\d.]+ records/s, [\d.]+ MB/s$", re.M)
 
 
-@dataclass
-class Run:
-    args: list[str]
-    returncode: int
-    stdout: str
-    stderr: str
-
-    def describe(self) -> str:
-        return (f"$ runnel {' '.join(self.args)}\nexit {self.returncode}\n--- stdout ---\n{self.stdout}"
-                f"--- stderr ---\n{self.stderr}")
-
-
-def runnel(bootstrap: str, *args: str, stdin: str | bytes | None = None, timeout_s: float = CLI_TIMEOUT_S) -> Run:
-    """target/release/runnel ARGS -b BOOTSTRAP, fed `stdin`, bounded in time."""
-    full = [*args, "-b", bootstrap]
-    data = stdin.encode() if isinstance(stdin, str) else (stdin if stdin is not None else b"")
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-    try:
-        res = subprocess.run([str(RUNNEL_BIN), *full], input=data, capture_output=True, timeout=timeout_s, env=env,
-                             preexec_fn=_die_with_parent)
-    except subprocess.TimeoutExpired as e:
-        raise AssertionError(f"runnel {' '.join(full)} timed out after {timeout_s:.0f}s: {e.stdout!r} {e.stderr!r}") from None
-    return Run(full, res.returncode, res.stdout.decode(errors="replace"), res.stderr.decode(errors="replace"))
-
-
-def ok(bootstrap: str, *args: str, **kwargs) -> Run:
-    res = runnel(bootstrap, *args, **kwargs)
-    assert res.returncode == 0, res.describe()
-    assert "runnel:" not in res.stderr, res.describe()
-    return res
-
-
-def failure_line(res: Run) -> str:
-    """The single `runnel: <error>` line of a failed command."""
-    assert res.returncode != 0, res.describe()
-    lines = [line for line in res.stderr.splitlines() if line.startswith("runnel: ")]
-    assert len(lines) == 1, res.describe()
-    return lines[0]
-
-
-def summary(res: Run) -> tuple[int, str, int, int]:
+def summary(res: CliResult) -> tuple[int, str, int, int]:
     """(delivered, topic, failed, bytes) from the summary line on stderr."""
     found = SUMMARY.findall(res.stderr)
     assert len(found) == 1, res.describe()
     delivered, topic, failed, size = found[0]
     return int(delivered), topic, int(failed), int(size)
-
-
-def eventually(what: str, check, timeout_s: float = EVENTUALLY_S):
-    deadline = time.monotonic() + timeout_s
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(POLL_S)
-    raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}; last: {last!r}")
 
 
 def create_topic(bootstrap: str, topic: str, partitions: int, configs: dict[str, str] | None = None) -> None:
@@ -180,7 +128,7 @@ def key_partition(key: bytes, partitions: int) -> int:
     return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
-def lines_of(res: Run) -> list[str]:
+def lines_of(res: CliResult) -> list[str]:
     return res.stdout.splitlines()
 
 

@@ -13,23 +13,16 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import threading
 import time
-from dataclasses import dataclass
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
 from kafka.admin import NewTopic
 
+from harness.cli import CliResult, cli, eventually, failure_line, ok  # noqa: F401 (the suites import them from here)
 from harness.java_tools import run_tool
-from harness.paths import RUNNEL_BIN
-from harness.process import _die_with_parent
 
-CLI_TIMEOUT_S = 60.0
 TOPIC_COMMAND = "org.apache.kafka.tools.TopicCommand"
-EVENTUALLY_S = 30.0
-POLL_S = 0.2
 JOIN_WAIT_S = 30.0
 MEMBER_POLL_MS = 200
 MEMBER_STOP_WAIT_S = 30.0
@@ -37,63 +30,8 @@ MEMBER_STOP_WAIT_S = 30.0
 MEMBER_OPTIONS = dict(session_timeout_ms=10000, heartbeat_interval_ms=500, max_poll_interval_ms=30000)
 
 
-@dataclass
-class CliResult:
-    args: list[str]
-    returncode: int
-    stdout: str
-    stderr: str
-
-    def describe(self) -> str:
-        return (f"$ runnel {' '.join(self.args)}\nexit {self.returncode}\n--- stdout ---\n{self.stdout}"
-                f"--- stderr ---\n{self.stderr}")
-
-
-def cli(bootstrap: str | None, *args: str, env: dict[str, str] | None = None, timeout_s: float = CLI_TIMEOUT_S) -> CliResult:
-    """runnel ARGS with -b BOOTSTRAP (unless None); RUNNEL_BROKERS only from `env`."""
-    full = [*args] + (["-b", bootstrap] if bootstrap is not None else [])
-    run_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "NO_COLOR": "1", **(env or {})}
-    try:
-        res = subprocess.run([str(RUNNEL_BIN), *full], stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                             timeout=timeout_s, env=run_env, preexec_fn=_die_with_parent)
-    except subprocess.TimeoutExpired as e:
-        raise AssertionError(f"runnel {' '.join(full)} timed out after {timeout_s:.0f}s: {e.stdout!r} {e.stderr!r}") from None
-    return CliResult(full, res.returncode, res.stdout, res.stderr)
-
-
-def ok(bootstrap: str | None, *args: str, **kwargs) -> CliResult:
-    """cli(...) that must exit 0 with nothing on stderr but notes."""
-    res = cli(bootstrap, *args, **kwargs)
-    assert res.returncode == 0, res.describe()
-    assert "runnel:" not in res.stderr, res.describe()
-    return res
-
-
-def failure_line(res: CliResult) -> str:
-    """The one `runnel: <error>` line a failed command prints; asserts the shape."""
-    assert res.returncode != 0, res.describe()
-    lines = [line for line in res.stderr.splitlines() if line.startswith("runnel: ")]
-    assert len(lines) == 1, res.describe()
-    return lines[0]
-
-
 def kafka_topics(bootstrap: str, *args: str):
     return run_tool(TOPIC_COMMAND, ["--bootstrap-server", bootstrap, *args])
-
-
-def eventually(what: str, check, timeout_s: float = EVENTUALLY_S):
-    """Calls check() until it returns something truthy (returned), at most timeout_s."""
-    deadline = time.monotonic() + timeout_s
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(POLL_S)
-    raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}; last: {last!r}")
-
-
-# --------------------------------------------------------------------------- data
 
 
 def create_topic(bootstrap: str, topic: str, partitions: int) -> None:

@@ -15,15 +15,14 @@ from __future__ import annotations
 import json
 import re
 import socket
-import subprocess
 import ssl
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .certs import Certs, write_client_properties
+from .cli import ok
 from .java_tools import CONSUMER_GROUP_COMMAND, run_tool
-from .paths import RUNNEL_BIN
 
 COUNT = 10
 PARTITIONS = 2
@@ -213,10 +212,7 @@ def runnel_user_story(bootstrap: str, certs: Certs, topic: str, group: str, work
     result = StoryResult(produced=records(topic))
 
     def cli(args: list[str], stdin: str | None = None) -> str:
-        cmd = [str(RUNNEL_BIN), *args, "-b", bootstrap, "--command-config", str(props)]
-        res = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=_deadline_left(deadline))
-        assert res.returncode == 0, f"{' '.join(cmd)} -> exit {res.returncode}\n{res.stderr}"
-        return res.stdout
+        return ok(bootstrap, *args, "--command-config", str(props), stdin=stdin, timeout_s=_deadline_left(deadline)).stdout
 
     cli(["topic", "create", topic, "--partitions", str(PARTITIONS), "--replication-factor", "1"])
     cli(["produce", topic, "--parse-key"], stdin="".join(f"{k}\t{v}\n" for k, v in result.produced))
