@@ -7,8 +7,8 @@
 //! (persisted, then published); results list deletions, then upsertions, then errors, as
 //! Kafka does.
 //!
-//! An upsert carries a salt and a salted password, never the password; the credential store
-//! derives the stored and server keys and keeps nothing else.
+//! An upsert carries a salt and a salted password, never the password; the handler passes
+//! them on and the credential store derives the stored and server keys, keeping nothing else.
 
 use std::collections::BTreeMap;
 
@@ -20,7 +20,7 @@ use kafka_protocol::protocol::StrBytes;
 use runnel_protocol::kafka_protocol;
 
 use crate::context::BrokerContext;
-use crate::sasl::{CredentialChange, ScramCredential, ScramKind, SCRAM_ITERATIONS_MAX, SCRAM_ITERATIONS_MIN};
+use crate::sasl::{CredentialChange, ScramKind, SCRAM_ITERATIONS_MAX, SCRAM_ITERATIONS_MIN};
 
 const DUPLICATE_MESSAGE: &str = "A user credential cannot be altered twice in the same request";
 
@@ -54,9 +54,13 @@ fn upsertion(upsertion: &ScramCredentialUpsertion) -> Result<CredentialChange, R
     if upsertion.iterations > SCRAM_ITERATIONS_MAX {
         return Err(refusal(ResponseError::UnacceptableCredential, "Too many iterations"));
     }
-    let credential =
-        ScramCredential::from_salted_password(kind, upsertion.salt.to_vec(), &upsertion.salted_password, upsertion.iterations);
-    Ok(CredentialChange::Upsert { user: upsertion.name.to_string(), kind, credential })
+    Ok(CredentialChange::Upsert {
+        user: upsertion.name.to_string(),
+        kind,
+        iterations: upsertion.iterations,
+        salt: upsertion.salt.to_vec(),
+        salted_password: upsertion.salted_password.to_vec(),
+    })
 }
 
 fn result(user: &str, outcome: Option<&Refusal>) -> AlterUserScramCredentialsResult {

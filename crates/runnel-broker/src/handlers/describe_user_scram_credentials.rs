@@ -60,7 +60,7 @@ mod tests {
 
     use super::*;
     use crate::context::testing::context;
-    use crate::sasl::{CredentialChange, ScramCredential, ScramKind};
+    use crate::sasl::{CredentialChange, ScramKind};
 
     fn named(users: &[&str]) -> DescribeUserScramCredentialsRequest {
         DescribeUserScramCredentialsRequest::default().with_users(Some(
@@ -72,14 +72,18 @@ mod tests {
     fn describes_known_users_and_refuses_unknown_and_repeated_ones_as_kafka() {
         let dir = tempfile::tempdir().unwrap();
         let ctx = context(dir.path());
-        let credential = |kind: ScramKind, iterations| {
-            ScramCredential::from_salted_password(kind, b"salt".to_vec(), &vec![1; kind.output_bytes()], iterations)
+        let upsert = |user: &str, kind: ScramKind, iterations| CredentialChange::Upsert {
+            user: user.into(),
+            kind,
+            iterations,
+            salt: b"salt".to_vec(),
+            salted_password: vec![1; kind.output_bytes()],
         };
         ctx.scram_credentials
             .apply(vec![
-                CredentialChange::Upsert { user: "alice".into(), kind: ScramKind::Sha256, credential: credential(ScramKind::Sha256, 8192) },
-                CredentialChange::Upsert { user: "alice".into(), kind: ScramKind::Sha512, credential: credential(ScramKind::Sha512, 4096) },
-                CredentialChange::Upsert { user: "bob".into(), kind: ScramKind::Sha512, credential: credential(ScramKind::Sha512, 4096) },
+                upsert("alice", ScramKind::Sha256, 8192),
+                upsert("alice", ScramKind::Sha512, 4096),
+                upsert("bob", ScramKind::Sha512, 4096),
             ])
             .unwrap();
         let all = handle(&ctx, &DescribeUserScramCredentialsRequest::default());

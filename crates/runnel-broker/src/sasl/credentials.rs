@@ -24,9 +24,10 @@ use crate::durable_file::{read_if_exists, write_atomically};
 const FILE_NAME: &str = "scram-credentials.json";
 const FORMAT_VERSION: u32 = 1;
 
-/// One user's secret for one mechanism. Its `Debug` shows nothing secret.
+/// One user's secret for one mechanism, readable only inside `sasl`. Its `Debug` shows
+/// nothing secret.
 #[derive(Clone, PartialEq, Eq)]
-pub struct ScramCredential {
+pub(super) struct ScramCredential {
     pub salt: Vec<u8>,
     pub stored_key: Vec<u8>,
     pub server_key: Vec<u8>,
@@ -42,7 +43,12 @@ impl fmt::Debug for ScramCredential {
 impl ScramCredential {
     /// The stored and server keys of `salted_password` (Kafka: `formatter.storedKey(clientKey)`
     /// and `formatter.serverKey`).
-    pub fn from_salted_password(kind: ScramKind, salt: Vec<u8>, salted_password: &[u8], iterations: i32) -> ScramCredential {
+    pub(super) fn from_salted_password(
+        kind: ScramKind,
+        salt: Vec<u8>,
+        salted_password: &[u8],
+        iterations: i32,
+    ) -> ScramCredential {
         let client_key = kind.hmac(salted_password, b"Client Key");
         ScramCredential {
             salt,
@@ -53,11 +59,23 @@ impl ScramCredential {
     }
 }
 
-/// A change to apply; `Upsert` carries the already derived credential.
-#[derive(Debug, Clone)]
+/// A change to apply. An upsert carries what AlterUserScramCredentials carries (salt and
+/// salted password); the store derives the keys it keeps.
+#[derive(Clone)]
 pub enum CredentialChange {
-    Upsert { user: String, kind: ScramKind, credential: ScramCredential },
+    Upsert { user: String, kind: ScramKind, iterations: i32, salt: Vec<u8>, salted_password: Vec<u8> },
     Delete { user: String, kind: ScramKind },
+}
+
+impl fmt::Debug for CredentialChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CredentialChange::Upsert { user, kind, iterations, .. } => {
+                write!(f, "Upsert({user:?}, {}, iterations={iterations}, [hidden])", kind.mechanism_name())
+            }
+            CredentialChange::Delete { user, kind } => write!(f, "Delete({user:?}, {})", kind.mechanism_name()),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,7 +148,8 @@ impl ScramCredentialStore {
         let mut next = self.users.read().clone();
         for change in changes {
             match change {
-                CredentialChange::Upsert { user, kind, credential } => {
+                CredentialChange::Upsert { user, kind, iterations, salt, salted_password } => {
+                    let credential = ScramCredential::from_salted_password(kind, salt, &salted_password, iterations);
                     next.entry(user).or_default().insert(kind, credential);
                 }
                 CredentialChange::Delete { user, kind } => {
@@ -217,15 +236,25 @@ mod tests {
         ScramCredential::from_salted_password(kind, b"salt".to_vec(), &vec![7u8; kind.output_bytes()], iterations)
     }
 
+    fn upsert(user: &str, kind: ScramKind, iterations: i32) -> CredentialChange {
+        CredentialChange::Upsert {
+            user: user.into(),
+            kind,
+            iterations,
+            salt: b"salt".to_vec(),
+            salted_password: vec![7u8; kind.output_bytes()],
+        }
+    }
+
     #[test]
     fn changes_survive_a_reopen_and_the_file_holds_no_salted_password() {
         let dir = tempfile::tempdir().unwrap();
         let store = ScramCredentialStore::open(dir.path()).unwrap();
         store
             .apply(vec![
-                CredentialChange::Upsert { user: "alice".into(), kind: ScramKind::Sha256, credential: credential(ScramKind::Sha256, 4096) },
-                CredentialChange::Upsert { user: "alice".into(), kind: ScramKind::Sha512, credential: credential(ScramKind::Sha512, 8192) },
-                CredentialChange::Upsert { user: "bob".into(), kind: ScramKind::Sha256, credential: credential(ScramKind::Sha256, 4096) },
+                upsert("alice", ScramKind::Sha256, 4096),
+                upsert("alice", ScramKind::Sha512, 8192),
+                upsert("bob", ScramKind::Sha256, 4096),
             ])
             .unwrap();
         store.apply(vec![CredentialChange::Delete { user: "bob".into(), kind: ScramKind::Sha256 }]).unwrap();

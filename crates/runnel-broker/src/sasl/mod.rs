@@ -24,7 +24,7 @@ mod scram;
 #[cfg(test)]
 mod tests;
 
-pub use credentials::{CredentialChange, CredentialStoreError, ScramCredential, ScramCredentialStore};
+pub use credentials::{CredentialChange, CredentialStoreError, ScramCredentialStore};
 pub use gate::{Authenticator, Step};
 pub use scram::{ScramKind, SCRAM_ITERATIONS_MAX, SCRAM_ITERATIONS_MIN};
 

@@ -319,8 +319,9 @@ mod tests {
             ScramKind::Sha512 => ring::pbkdf2::PBKDF2_HMAC_SHA512,
         };
         ring::pbkdf2::derive(algorithm, std::num::NonZeroU32::new(4096).unwrap(), &salt, password.as_bytes(), &mut salted);
-        let credential = ScramCredential::from_salted_password(kind, salt, &salted, 4096);
-        store.apply(vec![CredentialChange::Upsert { user: user.into(), kind, credential }]).unwrap();
+        store
+            .apply(vec![CredentialChange::Upsert { user: user.into(), kind, iterations: 4096, salt, salted_password: salted }])
+            .unwrap();
         store
     }
 
