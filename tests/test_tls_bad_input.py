@@ -7,8 +7,8 @@ PLAINTEXT client carry on.
 - no client certificate, a certificate from an untrusted CA, an expired certificate: refused;
 - a handshake that stalls: closed within the bound (connections.max.idle.ms is set low here,
   which bounds it on both brokers; Runnel also caps it at TLS_HANDSHAKE_TIMEOUT_MS);
-- SASL listeners are refused at startup by Runnel until SASL exists; a JKS keystore gets a
-  startup error saying how to convert it.
+- a JKS keystore gets a startup error saying how to convert it (SASL listeners, served since
+  issue 6, are tested in test_sasl*.py).
 """
 
 from __future__ import annotations
@@ -123,15 +123,6 @@ def test_stalled_tls_handshake_is_closed_within_the_bound(ssl_broker, survivors)
     waited = time.monotonic() - started
     assert how is not None, f"a stalled handshake was still open after {waited:.1f}s"
     assert waited >= IDLE_MS / 1000 / 2, f"closed after {waited:.1f}s, before the bound"
-
-
-@pytest.mark.parametrize("protocol", ["SASL_PLAINTEXT", "SASL_SSL"])
-def test_runnel_refuses_sasl_listeners_at_startup_until_sasl_exists(broker_factory, protocol):
-    b = broker_factory("runnel", {}, extra_listeners={protocol: protocol}, start=False)
-    with pytest.raises(BrokerStartError):
-        b.start()
-    out = b.output_tail(40)
-    assert protocol in out and "not supported yet" in out and "issue 6" in out, out
 
 
 def test_jks_keystore_gets_a_startup_error_saying_how_to_convert_it(broker_factory, certs, tmp_path):
