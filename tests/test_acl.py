@@ -386,3 +386,37 @@ def test_acls_survive_a_restart(broker_factory, broker_kind, certs, people, tmp_
     alice = ck_conf(b, certs, people["alice"])
     assert produce(alice, t) == []
     assert produce(ck_conf(b, certs, people["bob"]), t) == WRITE_DENIED
+
+
+def operations(described) -> set[str]:
+    return {op.name for op in (described.authorized_operations or [])}
+
+
+def test_authorized_operations_are_those_the_acls_allow(secured, certs, people):
+    from confluent_kafka import TopicCollection
+    from confluent_kafka.admin import AdminClient
+
+    t = unique("ops")
+    create_topic(secured, t)
+    grant(secured, 3,
+          ("--allow-principal", "User:alice", "--operation", "Alter", "--cluster"),
+          ("--allow-principal", "User:alice", "--operation", "Read", "--topic", t),
+          ("--allow-principal", "User:alice", "--operation", "AlterConfigs", "--topic", t))
+    admin = AdminClient(ck_conf(secured, certs, people["alice"]))
+    cluster = admin.describe_cluster(include_authorized_operations=True).result(timeout=CLIENT_TIMEOUT_S)
+    assert operations(cluster) == {"ALTER", "DESCRIBE"}, "ALTER implies DESCRIBE"
+    topics = admin.describe_topics(TopicCollection([t]), include_authorized_operations=True)
+    described = topics[t].result(timeout=CLIENT_TIMEOUT_S)
+    assert operations(described) == {"READ", "DESCRIBE", "ALTER_CONFIGS", "DESCRIBE_CONFIGS"}
+    bob = AdminClient(ck_conf(secured, certs, people["bob"]))
+    cluster = bob.describe_cluster(include_authorized_operations=True).result(timeout=CLIENT_TIMEOUT_S)
+    assert operations(cluster) == set(), "no DESCRIBE on the cluster: no operations"
+
+
+def test_an_open_broker_reports_every_supported_operation(broker):
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    cluster = admin.describe_cluster(include_authorized_operations=True).result(timeout=CLIENT_TIMEOUT_S)
+    assert operations(cluster) == {"CREATE", "CLUSTER_ACTION", "DESCRIBE_CONFIGS", "ALTER_CONFIGS", "IDEMPOTENT_WRITE",
+                                   "ALTER", "DESCRIBE"}
