@@ -106,6 +106,16 @@ async function topic (stem, partitions, configs = {}) {
   })
   check(created, `create ${t}: already exists`)
   await waitUntil(async () => Object.keys(await partitionsOf(t)).length === partitions, WAIT_MS, `${t} has ${partitions} partitions`)
+  // Metadata can name a leader before that broker serves the partition. kafkajs retries a
+  // whole send when one partition fails, duplicating what the others already stored, so
+  // wait until every partition answers ListOffsets before anything is produced.
+  await waitUntil(async () => {
+    try {
+      return (await admin.fetchTopicOffsets(t)).length === partitions
+    } catch (e) {
+      return false
+    }
+  }, WAIT_MS, `${t}: every partition served`)
   return t
 }
 
