@@ -19,8 +19,7 @@ use outcome::Outcome;
 
 /// The client's name on the card.
 pub const CLIENT_NAME: &str = "runnel-client";
-/// The workspace version, which runnel-client shares.
-const CLIENT_VERSION: &str = env!("CARGO_PKG_VERSION");
+const CLIENT_VERSION: &str = runnel_client::VERSION;
 /// The longest one scenario may take (group.crash needs about 15 s; its waits are bounded
 /// well under this), so a hung call fails its scenario instead of the whole adapter run.
 const SCENARIO_BOUND: Duration = Duration::from_secs(100);

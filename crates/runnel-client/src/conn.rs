@@ -237,7 +237,7 @@ impl Connection {
     async fn negotiate_versions(&mut self) -> Result<()> {
         let request = ApiVersionsRequest::default()
             .with_client_software_name(StrBytes::from_static_str(CLIENT_SOFTWARE_NAME))
-            .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")));
+            .with_client_software_version(StrBytes::from_static_str(crate::VERSION));
         let mut version = API_VERSIONS_VERSION_PREFERRED;
         let response = loop {
             let response = self.send_at(request.clone(), version, self.inner.request_timeout).await?;
