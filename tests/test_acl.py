@@ -30,8 +30,9 @@ import uuid
 import pytest
 
 from harness import BROKER_KINDS, make_broker, wire
-from harness.certs import make_certs
+from harness.certs import make_certs, write_client_properties
 from harness.fixtures import serve_shared
+from harness.sasl_clients import runnel_user
 from harness.tls_clients import tls_socket
 from test_acl_support import (ADMIN_CN, CLUSTER_AUTHORIZATION_FAILED, LISTENERS,
                               TOPIC_AUTHORIZATION_FAILED, acl_entries, ck_conf, clear_acls, issue_client_cert,
@@ -420,3 +421,25 @@ def test_an_open_broker_reports_every_supported_operation(broker):
     cluster = admin.describe_cluster(include_authorized_operations=True).result(timeout=CLIENT_TIMEOUT_S)
     assert operations(cluster) == {"CREATE", "CLUSTER_ACTION", "DESCRIBE_CONFIGS", "ALTER_CONFIGS", "IDEMPOTENT_WRITE",
                                    "ALTER", "DESCRIBE"}
+
+
+def test_scram_users_need_the_cluster(secured, certs, people, tmp_path):
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import (AdminClient, ScramCredentialInfo, ScramMechanism,
+                                       UserScramCredentialUpsertion)
+
+    bob = people["bob"]
+    keystore = tmp_path / "bob-keystore.pem"
+    keystore.write_text(bob.key.read_text() + bob.cert.read_text())
+    properties = write_client_properties(tmp_path / "bob.properties", certs, keystore=keystore)
+    # confluent-kafka 2.16 aborts on a refused DescribeUserScramCredentials (Kafka's answer
+    # too), so the describe goes through the runnel CLI; it names a user, because Kafka 4.1
+    # never answers a refused describe of every user (a null pointer in its error response).
+    listed = runnel_user(secured.listener_bootstrap("SSL"), "list", "erin", command_config=properties)
+    assert listed.returncode != 0 and "CLUSTER_AUTHORIZATION_FAILED" in listed.stderr, listed.stderr
+    admin = AdminClient(ck_conf(secured, certs, bob))
+    upsert = UserScramCredentialUpsertion("erin", ScramCredentialInfo(ScramMechanism.SCRAM_SHA_256, 8192), b"erin-secret")
+    futures = admin.alter_user_scram_credentials([upsert])
+    with pytest.raises(KafkaException) as raised:
+        futures["erin"].result(timeout=CLIENT_TIMEOUT_S)
+    assert raised.value.args[0].code() == CLUSTER_AUTHORIZATION_FAILED

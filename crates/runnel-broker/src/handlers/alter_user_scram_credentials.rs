@@ -9,6 +9,9 @@
 //!
 //! An upsert carries a salt and a salted password, never the password; the handler passes
 //! them on and the credential store derives the stored and server keys, keeping nothing else.
+//!
+//! Needs ALTER on the cluster; Kafka's refusal is CLUSTER_AUTHORIZATION_FAILED for each user
+//! named, in name order.
 
 use std::collections::BTreeMap;
 
@@ -19,7 +22,10 @@ use kafka_protocol::messages::{AlterUserScramCredentialsRequest, AlterUserScramC
 use kafka_protocol::protocol::StrBytes;
 use runnel_protocol::kafka_protocol;
 
+use super::authorize::Authz;
+use crate::acl::AclOperation;
 use crate::context::BrokerContext;
+use crate::session::Caller;
 use crate::sasl::{CredentialChange, ScramKind, SCRAM_ITERATIONS_MAX, SCRAM_ITERATIONS_MIN};
 
 const DUPLICATE_MESSAGE: &str = "A user credential cannot be altered twice in the same request";
@@ -73,7 +79,18 @@ fn result(user: &str, outcome: Option<&Refusal>) -> AlterUserScramCredentialsRes
     }
 }
 
-pub fn handle(ctx: &BrokerContext, request: &AlterUserScramCredentialsRequest) -> AlterUserScramCredentialsResponse {
+pub fn handle(
+    ctx: &BrokerContext,
+    request: &AlterUserScramCredentialsRequest,
+    caller: &Caller<'_>,
+) -> AlterUserScramCredentialsResponse {
+    if !Authz::new(ctx, caller).cluster(AclOperation::Alter) {
+        let named = request.deletions.iter().map(|d| d.name.as_str()).chain(request.upsertions.iter().map(|u| u.name.as_str()));
+        let users: std::collections::BTreeSet<&str> = named.collect();
+        let denied = refusal(ResponseError::ClusterAuthorizationFailed, "Cluster authorization failed.");
+        let results = users.into_iter().map(|user| result(user, Some(&denied))).collect();
+        return AlterUserScramCredentialsResponse::default().with_results(results);
+    }
     // Insertion-ordered by first appearance, as the response lists them.
     let mut deletions: Vec<(String, CredentialChange)> = Vec::new();
     let mut upserts: Vec<(String, CredentialChange)> = Vec::new();
@@ -148,6 +165,13 @@ mod tests {
     use super::*;
     use crate::context::testing::context;
 
+    static SESSION: std::sync::LazyLock<crate::session::Session> =
+        std::sync::LazyLock::new(|| crate::handlers::authorize::testing::session(None));
+
+    fn caller() -> Caller<'static> {
+        Caller { client_id: "test", session: &SESSION }
+    }
+
     fn upsert(user: &str, mechanism: i8, iterations: i32) -> ScramCredentialUpsertion {
         ScramCredentialUpsertion::default()
             .with_name(StrBytes::from_string(user.into()))
@@ -183,7 +207,7 @@ mod tests {
             upsert("twice", 1, 8192),
             upsert("twice", 2, 8192),
         ]);
-        let got = outcomes(&handle(&ctx, &request));
+        let got = outcomes(&handle(&ctx, &request, &caller()));
         let expected = [
             ("alice", 0, None),
             ("bob", 0, None),
@@ -202,14 +226,14 @@ mod tests {
         let request = AlterUserScramCredentialsRequest::default()
             .with_deletions(vec![delete("alice", 1), delete("alice", 2), delete("carol", 1), delete("bob", 2)])
             .with_upsertions(vec![upsert("bob", 1, 8192)]);
-        let got = outcomes(&handle(&ctx, &request));
+        let got = outcomes(&handle(&ctx, &request, &caller()));
         assert_eq!(got[0], ("alice".to_string(), 92, Some(DUPLICATE_MESSAGE.to_string())));
         assert_eq!(got[1], ("carol".to_string(), 91, Some("Attempt to delete a user credential that does not exist".into())));
         assert_eq!(got[2], ("bob".to_string(), 92, Some(DUPLICATE_MESSAGE.to_string())));
         // Nothing changed: every change in that request was refused.
         assert!(ctx.scram_credentials.contains("alice", ScramKind::Sha256));
         assert!(ctx.scram_credentials.contains("bob", ScramKind::Sha512));
-        let got = outcomes(&handle(&ctx, &AlterUserScramCredentialsRequest::default().with_deletions(vec![delete("bob", 2)])));
+        let got = outcomes(&handle(&ctx, &AlterUserScramCredentialsRequest::default().with_deletions(vec![delete("bob", 2)]), &caller()));
         assert_eq!(got, [("bob".to_string(), 0, None)]);
         assert!(ctx.scram_credentials.describe().get("bob").is_none());
     }

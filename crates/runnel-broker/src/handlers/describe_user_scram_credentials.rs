@@ -2,6 +2,11 @@
 //! as Kafka's `ScramImage.describe` answers: every user when none is named; a user named
 //! twice gets DUPLICATE_RESOURCE once, an unknown one RESOURCE_NOT_FOUND, each with Kafka's
 //! message. Salts and keys never leave the credential store.
+//!
+//! Needs DESCRIBE on the cluster; Kafka's refusal is CLUSTER_AUTHORIZATION_FAILED at the top
+//! and in one nameless result per user named, without messages. Asked for every user, Kafka
+//! 4.1 never answers the refusal (its error response dereferences the null user list);
+//! Runnel answers it with the top-level error alone.
 
 use std::collections::BTreeMap;
 
@@ -13,12 +18,32 @@ use kafka_protocol::messages::{DescribeUserScramCredentialsRequest, DescribeUser
 use kafka_protocol::protocol::StrBytes;
 use runnel_protocol::kafka_protocol;
 
+use super::authorize::Authz;
+use crate::acl::AclOperation;
 use crate::context::BrokerContext;
+use crate::session::Caller;
 
 const DUPLICATE_USER_MESSAGE: &str = "Cannot describe SCRAM credentials for the same user twice in a single request: ";
 const UNKNOWN_USER_MESSAGE: &str = "Attempt to describe a user credential that does not exist: ";
 
-pub fn handle(ctx: &BrokerContext, request: &DescribeUserScramCredentialsRequest) -> DescribeUserScramCredentialsResponse {
+pub fn handle(
+    ctx: &BrokerContext,
+    request: &DescribeUserScramCredentialsRequest,
+    caller: &Caller<'_>,
+) -> DescribeUserScramCredentialsResponse {
+    if !Authz::new(ctx, caller).cluster(AclOperation::Describe) {
+        let denied = ResponseError::ClusterAuthorizationFailed.code();
+        let results = request
+            .users
+            .iter()
+            .flatten()
+            .map(|_| DescribeUserScramCredentialsResult::default().with_error_code(denied).with_error_message(None))
+            .collect();
+        return DescribeUserScramCredentialsResponse::default()
+            .with_error_code(denied)
+            .with_error_message(None)
+            .with_results(results);
+    }
     let known = ctx.scram_credentials.describe();
     // user -> named more than once
     let mut asked: BTreeMap<String, bool> = BTreeMap::new();
@@ -86,12 +111,14 @@ mod tests {
                 upsert("bob", ScramKind::Sha512, 4096),
             ])
             .unwrap();
-        let all = handle(&ctx, &DescribeUserScramCredentialsRequest::default());
+        let session = crate::handlers::authorize::testing::session(None);
+        let caller = Caller { client_id: "test", session: &session };
+        let all = handle(&ctx, &DescribeUserScramCredentialsRequest::default(), &caller);
         assert_eq!(all.results.iter().map(|r| r.user.as_str()).collect::<Vec<_>>(), ["alice", "bob"]);
         let alice = &all.results[0].credential_infos;
         assert_eq!(alice.iter().map(|c| (c.mechanism, c.iterations)).collect::<Vec<_>>(), [(1, 8192), (2, 4096)]);
 
-        let answer = handle(&ctx, &named(&["carol", "bob", "bob"]));
+        let answer = handle(&ctx, &named(&["carol", "bob", "bob"]), &caller);
         let by_user: BTreeMap<&str, _> = answer.results.iter().map(|r| (r.user.as_str(), r)).collect();
         assert_eq!(by_user.len(), 2);
         assert_eq!(by_user["bob"].error_code, 92);

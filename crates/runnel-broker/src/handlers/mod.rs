@@ -110,10 +110,10 @@ pub async fn handle(
         RequestKind::SaslHandshake(r) => ResponseKind::SaslHandshake(sasl_handshake::handle(&r)),
         RequestKind::SaslAuthenticate(r) => ResponseKind::SaslAuthenticate(sasl_authenticate::handle(&r)),
         RequestKind::DescribeUserScramCredentials(r) => {
-            ResponseKind::DescribeUserScramCredentials(describe_user_scram_credentials::handle(ctx, &r))
+            ResponseKind::DescribeUserScramCredentials(describe_user_scram_credentials::handle(ctx, &r, caller))
         }
         RequestKind::AlterUserScramCredentials(r) => {
-            ResponseKind::AlterUserScramCredentials(alter_user_scram_credentials::handle(ctx, &r))
+            ResponseKind::AlterUserScramCredentials(alter_user_scram_credentials::handle(ctx, &r, caller))
         }
         _ => {
             // The connection only decodes APIs in the supported table, so this is a table

@@ -284,3 +284,24 @@ async fn an_open_broker_reports_every_supported_operation() {
     let ResponseKind::DescribeCluster(response) = answer(&secured, "anyone", RequestKind::DescribeCluster(request), 1).await else { panic!() };
     assert_eq!((response.error_code, response.cluster_authorized_operations), (0, 0), "no DESCRIBE: 0, not an error");
 }
+
+#[tokio::test]
+async fn scram_credentials_need_the_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = secured(dir.path());
+    let named = describe_user_scram_credentials_request::UserName::default().with_name(StrBytes::from_static_str("x"));
+    let describe = RequestKind::DescribeUserScramCredentials(DescribeUserScramCredentialsRequest::default().with_users(Some(vec![named])));
+    let ResponseKind::DescribeUserScramCredentials(refused) = answer(&ctx, "bob", describe.clone(), 0).await else { panic!() };
+    assert_eq!((refused.error_code, refused.results.len(), refused.results[0].error_code), (CLUSTER_DENIED, 1, CLUSTER_DENIED));
+    let ResponseKind::DescribeUserScramCredentials(allowed) = answer(&ctx, ADMIN, describe, 0).await else { panic!() };
+    assert_eq!(allowed.error_code, 0);
+    let deletion = |user: &'static str| {
+        alter_user_scram_credentials_request::ScramCredentialDeletion::default().with_name(StrBytes::from_static_str(user)).with_mechanism(1)
+    };
+    let alter = RequestKind::AlterUserScramCredentials(
+        AlterUserScramCredentialsRequest::default().with_deletions(vec![deletion("zed"), deletion("amy"), deletion("zed")]),
+    );
+    let ResponseKind::AlterUserScramCredentials(refused) = answer(&ctx, "bob", alter, 0).await else { panic!() };
+    let users: Vec<_> = refused.results.iter().map(|r| (r.user.to_string(), r.error_code)).collect();
+    assert_eq!(users, [("amy".to_string(), CLUSTER_DENIED), ("zed".to_string(), CLUSTER_DENIED)]);
+}
