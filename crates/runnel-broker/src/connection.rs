@@ -313,6 +313,6 @@ async fn answer(
                 .map_err(|error| Closed::Unanswerable { api_key, version, reason: error.to_string() })
         }
         Reply::Silent => Ok(()),
-        Reply::Close => Err(Closed::Unanswerable { api_key, version, reason: "no handler".into() }),
+        Reply::Close(reason) => Err(Closed::Unanswerable { api_key, version, reason: reason.into() }),
     }
 }

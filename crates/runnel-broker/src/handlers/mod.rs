@@ -43,11 +43,15 @@ pub enum Reply {
     Respond(ResponseKind),
     /// Produce with acks=0: Kafka sends nothing back.
     Silent,
-    /// The request cannot be answered; the connection is closed, as Kafka does.
-    Close,
+    /// The request cannot be answered; the connection is closed, as Kafka does, with this
+    /// reason in its one log line.
+    Close(&'static str),
 }
 
 pub use crate::session::Caller;
+
+/// Why an ACL request closes its connection (Kafka's request parser refuses the code 0).
+const UNPARSABLE_ACL_CODE: &str = "an ACL resource, pattern, operation or permission type is 0 (UNKNOWN)";
 
 pub async fn handle(
     ctx: &BrokerContext,
@@ -60,7 +64,7 @@ pub async fn handle(
         Ok(group_request) => {
             return match groups::handle(ctx, group_request, caller, shutdown).await {
                 Some(response) => Reply::Respond(response),
-                None => Reply::Close,
+                None => Reply::Close("shutdown came before the coordinator answered"),
             };
         }
         Err(other) => other,
@@ -94,15 +98,15 @@ pub async fn handle(
         // A filter or creation Kafka cannot parse closes the connection there; here too.
         RequestKind::DescribeAcls(r) => match describe_acls::handle(ctx, &r, caller) {
             Some(response) => ResponseKind::DescribeAcls(response),
-            None => return Reply::Close,
+            None => return Reply::Close(UNPARSABLE_ACL_CODE),
         },
         RequestKind::CreateAcls(r) => match create_acls::handle(ctx, &r, caller) {
             Some(response) => ResponseKind::CreateAcls(response),
-            None => return Reply::Close,
+            None => return Reply::Close(UNPARSABLE_ACL_CODE),
         },
         RequestKind::DeleteAcls(r) => match delete_acls::handle(ctx, &r, caller) {
             Some(response) => ResponseKind::DeleteAcls(response),
-            None => return Reply::Close,
+            None => return Reply::Close(UNPARSABLE_ACL_CODE),
         },
         RequestKind::FindCoordinator(r) => {
             ResponseKind::FindCoordinator(find_coordinator::handle(ctx, r, version, caller))
@@ -119,7 +123,7 @@ pub async fn handle(
             // The connection only decodes APIs in the supported table, so this is a table
             // entry without a handler: a bug, answered by closing like any unusable request.
             tracing::error!(version, "no handler for an advertised API");
-            return Reply::Close;
+            return Reply::Close("no handler");
         }
     };
     Reply::Respond(response)

@@ -236,7 +236,7 @@ async fn every_served_version_of_every_api_encodes() {
             let caller = super::Caller { client_id: "encode-test", session: &session };
             let response = match handle(&ctx, request, version, &caller, &shutdown).await {
                 Reply::Respond(response) => response,
-                Reply::Silent | Reply::Close => panic!("{:?} v{version} gave no response", support.key),
+                Reply::Silent | Reply::Close(_) => panic!("{:?} v{version} gave no response", support.key),
             };
             let mut out = BytesMut::new();
             if let Err(error) = response.encode(&mut out, version) {

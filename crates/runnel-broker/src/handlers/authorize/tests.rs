@@ -65,7 +65,7 @@ async fn call(ctx: &BrokerContext, session: &Session, request: RequestKind, vers
 async fn answer(ctx: &BrokerContext, user: &str, request: RequestKind, version: i16) -> ResponseKind {
     match call(ctx, &session(Some(user)), request, version).await {
         Reply::Respond(response) => response,
-        Reply::Silent | Reply::Close => panic!("no response"),
+        Reply::Silent | Reply::Close(_) => panic!("no response"),
     }
 }
 
@@ -82,7 +82,7 @@ async fn every_served_version_answers_a_caller_without_acls_and_encodes() {
         for version in support.served_min..=support.max {
             let response = match call(&ctx, &nobody, request_for(support.key, version), version).await {
                 Reply::Respond(response) => response,
-                Reply::Silent | Reply::Close => panic!("{:?} v{version} gave no response", support.key),
+                Reply::Silent | Reply::Close(_) => panic!("{:?} v{version} gave no response", support.key),
             };
             let mut out = BytesMut::new();
             if let Err(error) = response.encode(&mut out, version) {
@@ -267,7 +267,7 @@ async fn acl_requests_kafka_cannot_parse_close_the_connection() {
     let dir = tempfile::tempdir().unwrap();
     let ctx = secured(dir.path());
     let unknown_type = RequestKind::DescribeAcls(DescribeAclsRequest::default().with_pattern_type_filter(1).with_operation(1).with_permission_type(1));
-    assert!(matches!(call(&ctx, &session(Some(ADMIN)), unknown_type, 2).await, Reply::Close));
+    assert!(matches!(call(&ctx, &session(Some(ADMIN)), unknown_type, 2).await, Reply::Close(_)));
 }
 
 #[tokio::test]
