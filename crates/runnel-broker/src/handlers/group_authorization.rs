@@ -68,8 +68,8 @@ pub enum After {
         batched: bool,
         /// v8+: each denied group with its position in the request.
         denied_groups: Vec<(usize, GroupId)>,
-        /// One per group sent on (the single group before v8), in request order.
-        fixes: Vec<FetchFix>,
+        /// Per group sent on (the single group before v8, under its id).
+        fixes: Vec<(GroupId, FetchFix)>,
     },
     DescribeGroups { denied: Vec<GroupId>, operations: bool },
     ListGroups { describable_only: bool },
@@ -185,7 +185,8 @@ fn offset_fetch(authz: &Authz<'_>, mut request: OffsetFetchRequest, api_version:
         }
         let (topics, fix) = split_fetch_topics(authz, request.topics.take(), |t| (t.name, t.partition_indexes), |t| &t.name);
         request.topics = topics;
-        return Gate::Pass(Request::OffsetFetch { request, api_version }, After::OffsetFetch { batched: false, denied_groups: Vec::new(), fixes: vec![fix] });
+        let fixes = vec![(request.group_id.clone(), fix)];
+        return Gate::Pass(Request::OffsetFetch { request, api_version }, After::OffsetFetch { batched: false, denied_groups: Vec::new(), fixes });
     }
     let mut denied_groups = Vec::new();
     let mut fixes = Vec::new();
@@ -196,7 +197,7 @@ fn offset_fetch(authz: &Authz<'_>, mut request: OffsetFetchRequest, api_version:
         }
         let (topics, fix) = split_fetch_topics(authz, group.topics.take(), |t| (t.name, t.partition_indexes), |t| &t.name);
         group.topics = topics;
-        fixes.push(fix);
+        fixes.push((group.group_id.clone(), fix));
         request.groups.push(group);
     }
     if request.groups.is_empty() {
@@ -235,10 +236,10 @@ impl After {
                 }
                 Response::OffsetDelete(r)
             }
-            (After::OffsetFetch { batched, denied_groups, fixes }, Response::OffsetFetch(mut r)) => {
+            (After::OffsetFetch { batched, denied_groups, mut fixes }, Response::OffsetFetch(mut r)) => {
                 if !batched {
                     // Before v8: the single group's answer is at the top level.
-                    if let Some(fix) = fixes.into_iter().next() {
+                    if let Some((_, fix)) = fixes.pop() {
                         if r.error_code == 0 {
                             fix_fetch_topics(authz, fix, &mut r.topics, |t| &t.name, |name, partitions| {
                                 let partitions = partitions
@@ -251,7 +252,9 @@ impl After {
                     }
                     return Response::OffsetFetch(r);
                 }
-                for (group, fix) in r.groups.iter_mut().zip(fixes) {
+                for group in &mut r.groups {
+                    let Some(at) = fixes.iter().position(|(id, _)| *id == group.group_id) else { continue };
+                    let (_, fix) = fixes.remove(at);
                     if group.error_code == 0 {
                         fix_fetch_topics(authz, fix, &mut group.topics, |t| &t.name, |name, partitions| {
                             let partitions = partitions.into_iter().map(unauthorized_offsets).collect();

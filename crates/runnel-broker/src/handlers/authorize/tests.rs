@@ -305,3 +305,50 @@ async fn scram_credentials_need_the_cluster() {
     let users: Vec<_> = refused.results.iter().map(|r| (r.user.to_string(), r.error_code)).collect();
     assert_eq!(users, [("amy".to_string(), CLUSTER_DENIED), ("zed".to_string(), CLUSTER_DENIED)]);
 }
+
+#[tokio::test]
+async fn offset_fetch_answers_denied_groups_and_topics_where_kafka_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = secured(dir.path());
+    ctx.topics.create(NewTopic { name: "hidden".into(), partitions: 1, configs: Default::default() }, false, now_ms()).unwrap();
+    let commit_topic = |topic: &str| {
+        offset_commit_request::OffsetCommitRequestTopic::default().with_name(name(topic)).with_partitions(vec![
+            offset_commit_request::OffsetCommitRequestPartition::default().with_partition_index(0).with_committed_offset(7),
+        ])
+    };
+    let commit = OffsetCommitRequest::default()
+        .with_group_id(GroupId(StrBytes::from_static_str("g")))
+        .with_generation_id_or_member_epoch(-1)
+        .with_topics(vec![commit_topic(TOPIC), commit_topic("hidden")]);
+    let ResponseKind::OffsetCommit(committed) = answer(&ctx, ADMIN, RequestKind::OffsetCommit(commit), 8).await else { panic!() };
+    assert!(committed.topics.iter().all(|t| t.partitions[0].error_code == 0));
+    allow(&ctx, "bob", ResourceType::Group, "g", PatternType::Literal, AclOperation::Describe);
+    allow(&ctx, "bob", ResourceType::Topic, TOPIC, PatternType::Literal, AclOperation::Describe);
+
+    // v7, all topics: the undescribable one is left out.
+    let all = OffsetFetchRequest::default().with_group_id(GroupId(StrBytes::from_static_str("g"))).with_topics(None);
+    let ResponseKind::OffsetFetch(fetched) = answer(&ctx, "bob", RequestKind::OffsetFetch(all), 7).await else { panic!() };
+    assert_eq!(fetched.topics.iter().map(|t| t.name.to_string()).collect::<Vec<_>>(), [TOPIC]);
+
+    // v8: a denied group keeps its place; a named undescribable topic is refused, not read.
+    let group = |id: &'static str, topics: Option<Vec<&str>>| {
+        offset_fetch_request::OffsetFetchRequestGroup::default().with_group_id(GroupId(StrBytes::from_static_str(id))).with_topics(
+            topics.map(|names| {
+                names
+                    .into_iter()
+                    .map(|n| offset_fetch_request::OffsetFetchRequestTopics::default().with_name(name(n)).with_partition_indexes(vec![0]))
+                    .collect()
+            }),
+        )
+    };
+    let request = OffsetFetchRequest::default().with_groups(vec![group("other", None), group("g", Some(vec![TOPIC, "hidden"]))]);
+    let ResponseKind::OffsetFetch(fetched) = answer(&ctx, "bob", RequestKind::OffsetFetch(request), 8).await else { panic!() };
+    let groups: Vec<_> = fetched.groups.iter().map(|g| (g.group_id.to_string(), g.error_code)).collect();
+    assert_eq!(groups, [("other".to_string(), GROUP_DENIED), ("g".to_string(), 0)]);
+    let topics: Vec<_> = fetched.groups[1]
+        .topics
+        .iter()
+        .map(|t| (t.name.to_string(), t.partitions[0].committed_offset, t.partitions[0].error_code))
+        .collect();
+    assert_eq!(topics, [(TOPIC.to_string(), 7, 0), ("hidden".to_string(), -1, TOPIC_DENIED)]);
+}
