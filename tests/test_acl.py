@@ -414,13 +414,24 @@ def test_authorized_operations_are_those_the_acls_allow(secured, certs, people):
     assert operations(cluster) == set(), "no DESCRIBE on the cluster: no operations"
 
 
-def test_an_open_broker_reports_every_supported_operation(broker):
+def test_an_open_broker_reports_every_supported_operation(broker, topic):
+    from confluent_kafka import Consumer, TopicPartition
     from confluent_kafka.admin import AdminClient
 
     admin = AdminClient({"bootstrap.servers": broker.bootstrap})
     cluster = admin.describe_cluster(include_authorized_operations=True).result(timeout=CLIENT_TIMEOUT_S)
     assert operations(cluster) == {"CREATE", "CLUSTER_ACTION", "DESCRIBE_CONFIGS", "ALTER_CONFIGS", "IDEMPOTENT_WRITE",
                                    "ALTER", "DESCRIBE"}
+    create_topic(broker, topic)
+    group = unique("open-group")
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group})
+    try:
+        consumer.commit(offsets=[TopicPartition(topic, 0, 0)], asynchronous=False)
+    finally:
+        consumer.close()
+    described = admin.describe_consumer_groups([group], include_authorized_operations=True)[group].result(
+        timeout=CLIENT_TIMEOUT_S)
+    assert operations(described) == {"READ", "DESCRIBE", "DELETE", "DESCRIBE_CONFIGS", "ALTER_CONFIGS"}
 
 
 def test_scram_users_need_the_cluster(secured, certs, people, tmp_path):
