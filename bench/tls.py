@@ -52,6 +52,7 @@ from harness import make_broker, wire  # noqa: E402
 from harness.certs import Certs, make_certs, server_ssl_settings, write_client_properties  # noqa: E402
 from harness.java_tools import LOG4J2_XML  # noqa: E402
 from harness.paths import JAVA_BIN, KAFKA_LIBS, RUNNEL_BIN  # noqa: E402
+from harness.process import _die_with_parent  # noqa: E402
 
 PRODUCER_PERFORMANCE = "org.apache.kafka.tools.ProducerPerformance"
 CONSUMER_PERFORMANCE = "org.apache.kafka.tools.ConsumerPerformance"
@@ -124,7 +125,9 @@ class LoadGenerator:
         if self.pin:
             cmd = ["taskset", "-c", CLIENT_CPU, *cmd]
         try:
-            res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TOOL_TIMEOUT_S)
+            # The JVM dies with this script (PDEATHSIG), so a killed benchmark leaves no client behind.
+            res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TOOL_TIMEOUT_S,
+                                 preexec_fn=_die_with_parent)
         except subprocess.TimeoutExpired as e:
             raise BenchError(f"{main_class} timed out after {TOOL_TIMEOUT_S:.0f}s: {shlex.join(cmd)}\n"
                              f"{_text(e.stdout)}{_text(e.stderr)}") from None
