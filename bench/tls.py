@@ -36,6 +36,7 @@ import platform
 import re
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -354,6 +355,8 @@ def parse_args(argv: list[str]):
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    # A SIGTERM unwinds like an exception, so the brokers are stopped and the data removed.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     info = machine()
     load_before = os.getloadavg()
     started = time.monotonic()
