@@ -26,11 +26,10 @@ from pathlib import Path
 
 from . import wire
 from .certs import Certs, server_ssl_settings
-from .java_tools import CONSUMER_GROUP_COMMAND, run_tool
+from .java_tools import run_tool
 from .paths import RUNNEL_BIN
-from .tls_clients import (AUTO_COMMIT_INTERVAL_MS, COUNT, CONSOLE_CONSUMER, CONSOLE_PRODUCER, PARTITIONS,
-                          POLL_TIMEOUT_MS, STORY_TIMEOUT_S, TOPIC_COMMAND, StoryResult, _deadline_left,
-                          _DESCRIBE_ROW, records)
+from .tls_clients import (AUTO_COMMIT_INTERVAL_MS, COUNT, PARTITIONS, POLL_TIMEOUT_MS, STORY_TIMEOUT_S,
+                          StoryResult, _deadline_left, java_properties_story, records)
 
 SCRAM_LOGIN_MODULE = "org.apache.kafka.common.security.scram.ScramLoginModule"
 PLAIN_LOGIN_MODULE = "org.apache.kafka.common.security.plain.PlainLoginModule"
@@ -212,37 +211,8 @@ def kp_sasl_story(bootstrap: str, client: dict, topic: str, group: str) -> Story
     return result
 
 
-def java_sasl_story(bootstrap: str, props: Path, topic: str, group: str) -> StoryResult:
-    deadline = time.monotonic() + STORY_TIMEOUT_S
-    result = StoryResult(produced=records(topic))
-
-    def tool(main_class: str, args: list[str], stdin: str | None = None):
-        res = run_tool(main_class, args, timeout_s=_deadline_left(deadline), input_text=stdin)
-        assert res.returncode == 0, res.describe()
-        return res
-
-    tool(TOPIC_COMMAND, ["--bootstrap-server", bootstrap, "--command-config", str(props), "--create",
-                         "--topic", topic, "--partitions", str(PARTITIONS), "--replication-factor", "1"])
-    lines = "".join(f"{k}\t{v}\n" for k, v in result.produced)
-    tool(CONSOLE_PRODUCER, ["--bootstrap-server", bootstrap, "--producer.config", str(props), "--topic", topic,
-                            "--property", "parse.key=true", "--property", "key.separator=\t"], stdin=lines)
-    consumed = tool(CONSOLE_CONSUMER, [
-        "--bootstrap-server", bootstrap, "--consumer.config", str(props), "--topic", topic, "--group", group,
-        "--from-beginning", "--max-messages", str(COUNT), "--timeout-ms", str(int(STORY_TIMEOUT_S * 1000)),
-        "--consumer-property", f"auto.commit.interval.ms={AUTO_COMMIT_INTERVAL_MS}",
-        "--property", "print.key=true", "--property", "print.partition=true", "--property", "print.offset=true",
-        "--property", "key.separator=\t"])
-    for line in consumed.stdout.splitlines():
-        parts = line.split("\t")
-        if len(parts) == 4 and parts[0].startswith("Partition:") and parts[1].startswith("Offset:"):
-            result.consumed.append((parts[2], parts[3], int(parts[0].split(":")[1]), int(parts[1].split(":")[1])))
-    described = tool(CONSUMER_GROUP_COMMAND, ["--bootstrap-server", bootstrap, "--command-config", str(props),
-                                              "--describe", "--group", group])
-    for line in described.stdout.splitlines():
-        m = _DESCRIBE_ROW.match(line)
-        if m and m.group(1) == topic and m.group(3) != "-":
-            result.committed[int(m.group(2))] = int(m.group(3))
-    return result
+# The console tools take SASL settings the way they take TLS ones: a client.properties.
+java_sasl_story = java_properties_story
 
 
 # ---------------------------------------------------------------------------- wire

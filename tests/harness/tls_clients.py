@@ -170,8 +170,13 @@ _DESCRIBE_ROW = re.compile(r"^\S+\s+(\S+)\s+(\d+)\s+(\d+|-)\s+(\d+|-)\s")
 
 
 def java_user_story(bootstrap: str, certs: Certs, topic: str, group: str, workdir: Path) -> StoryResult:
+    return java_properties_story(bootstrap, write_client_properties(workdir / "client.properties", certs), topic, group)
+
+
+def java_properties_story(bootstrap: str, props: Path, topic: str, group: str) -> StoryResult:
+    """The story through Kafka's console tools, each given the client.properties `props`
+    (TLS, SASL or both)."""
     deadline = time.monotonic() + STORY_TIMEOUT_S
-    props = write_client_properties(workdir / "client.properties", certs)
     result = StoryResult(produced=records(topic))
 
     def tool(main_class: str, args: list[str], stdin: str | None = None):
