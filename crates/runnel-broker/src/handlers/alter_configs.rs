@@ -15,10 +15,9 @@ use std::collections::BTreeMap;
 use kafka_protocol::messages::alter_configs_request::AlterConfigsResource;
 use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse};
-use kafka_protocol::protocol::StrBytes;
 use runnel_protocol::kafka_protocol;
 
-use super::config_changes::{
+use super::config_changes::{response_error, 
     may_alter_cluster, may_alter_topic,
     check_broker_name, check_keys, check_topic_name, duplicate_resource, duplicated, invalid_config,
     refuse_broker_keys, topic_refusal, unknown_resource_type, Outcome, RESOURCE_BROKER, RESOURCE_TOPIC,
@@ -37,15 +36,12 @@ pub fn handle(ctx: &BrokerContext, request: AlterConfigsRequest, caller: &Caller
         .zip(repeated)
         .map(|(resource, repeated)| {
             let outcome = if repeated { Err(duplicate_resource()) } else { alter(ctx, &authz, resource, request.validate_only) };
-            let response = AlterConfigsResourceResponse::default()
+            let (code, message) = response_error(outcome);
+            AlterConfigsResourceResponse::default()
                 .with_resource_type(resource.resource_type)
-                .with_resource_name(resource.resource_name.clone());
-            match outcome {
-                Ok(()) => response.with_error_message(None),
-                Err(refusal) => response
-                    .with_error_code(refusal.code)
-                    .with_error_message(Some(StrBytes::from_string(refusal.message))),
-            }
+                .with_resource_name(resource.resource_name.clone())
+                .with_error_code(code)
+                .with_error_message(message)
         })
         .collect();
     AlterConfigsResponse::default().with_responses(responses)
@@ -83,6 +79,7 @@ fn alter(ctx: &BrokerContext, authz: &Authz<'_>, resource: &AlterConfigsResource
 
 #[cfg(test)]
 mod tests {
+    use kafka_protocol::protocol::StrBytes;
     use kafka_protocol::error::ResponseError;
     use kafka_protocol::messages::alter_configs_request::AlterableConfig;
 

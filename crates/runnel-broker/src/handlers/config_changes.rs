@@ -12,6 +12,8 @@
 
 use std::collections::HashMap;
 
+use kafka_protocol::protocol::StrBytes;
+
 use kafka_protocol::error::ResponseError;
 use runnel_protocol::kafka_protocol;
 
@@ -49,6 +51,15 @@ impl Refusal {
 
 /// One resource's answer: success, or a refusal.
 pub type Outcome = Result<(), Refusal>;
+
+/// The error code and message a resource's response carries for `outcome`: (0, null) when
+/// the change was made (or would be, with validate_only).
+pub fn response_error(outcome: Outcome) -> (i16, Option<StrBytes>) {
+    match outcome {
+        Ok(()) => (0, None),
+        Err(refusal) => (refusal.code, Some(StrBytes::from_string(refusal.message))),
+    }
+}
 
 /// For each resource in request order, whether another one has the same type and name; Kafka
 /// refuses every copy with "Each resource must appear at most once.".

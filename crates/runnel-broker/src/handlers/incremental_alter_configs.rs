@@ -16,10 +16,9 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::incremental_alter_configs_request::AlterConfigsResource;
 use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse};
-use kafka_protocol::protocol::StrBytes;
 use runnel_protocol::kafka_protocol;
 
-use super::config_changes::{
+use super::config_changes::{response_error, 
     may_alter_cluster, may_alter_topic,
     check_broker_name, check_keys, check_logger_node, check_topic_name, duplicate_resource, duplicated,
     invalid_config, refuse_broker_keys, topic_refusal, unknown_resource_type, Outcome, Refusal, RESOURCE_BROKER,
@@ -41,15 +40,12 @@ pub fn handle(ctx: &BrokerContext, request: IncrementalAlterConfigsRequest, call
         .zip(repeated)
         .map(|(resource, repeated)| {
             let outcome = if repeated { Err(duplicate_resource()) } else { alter(ctx, &authz, resource, request.validate_only) };
-            let response = AlterConfigsResourceResponse::default()
+            let (code, message) = response_error(outcome);
+            AlterConfigsResourceResponse::default()
                 .with_resource_type(resource.resource_type)
-                .with_resource_name(resource.resource_name.clone());
-            match outcome {
-                Ok(()) => response.with_error_message(None),
-                Err(refusal) => response
-                    .with_error_code(refusal.code)
-                    .with_error_message(Some(StrBytes::from_string(refusal.message))),
-            }
+                .with_resource_name(resource.resource_name.clone())
+                .with_error_code(code)
+                .with_error_message(message)
         })
         .collect();
     IncrementalAlterConfigsResponse::default().with_responses(responses)
@@ -147,6 +143,7 @@ fn parse_ops(resource: &AlterConfigsResource) -> Result<Vec<ConfigOp>, Refusal> 
 
 #[cfg(test)]
 mod tests {
+    use kafka_protocol::protocol::StrBytes;
     use std::collections::BTreeMap;
 
     use kafka_protocol::messages::incremental_alter_configs_request::AlterableConfig;
