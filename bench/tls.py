@@ -27,17 +27,12 @@ section of that Markdown file (between RESULTS_BEGIN and RESULTS_END, other text
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime
-import io
 import json
 import os
-import platform
-import re
 import shlex
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,18 +41,12 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+from common import (BROKER_CPU, BROKERS, GIB, MIB, LoadGenerator, cpu_seconds, create_topic, machine, spread,
+                    write_results)
 
-from harness import make_broker, wire  # noqa: E402
+from harness import make_broker  # noqa: E402
 from harness.certs import Certs, make_certs, server_ssl_settings, write_client_properties  # noqa: E402
-from harness.java_tools import LOG4J2_XML  # noqa: E402
-from harness.paths import JAVA_BIN, KAFKA_LIBS, RUNNEL_BIN  # noqa: E402
-from harness.process import _die_with_parent  # noqa: E402
 
-PRODUCER_PERFORMANCE = "org.apache.kafka.tools.ProducerPerformance"
-CONSUMER_PERFORMANCE = "org.apache.kafka.tools.ConsumerPerformance"
-BROKERS = ("runnel", "kafka")
 LISTENERS = ("PLAINTEXT", "SSL")
 SSL_LISTENERS = {"SSL": "SSL"}
 
@@ -66,29 +55,12 @@ PARTITIONS = 4
 DEFAULT_RECORDS = 300_000
 DEFAULT_REPETITIONS = 3
 SMOKE_RECORDS = 2_000
-# Bounds one tool invocation (JVM start included); a healthy full-size run takes seconds.
-TOOL_TIMEOUT_S = 180.0
-# ConsumerPerformance gives up after this long without a record (its --timeout).
-CONSUMER_IDLE_TIMEOUT_MS = 30_000
-BROKER_CPU = "0"
-CLIENT_CPU = "1"
-# The load generator gets a normal server JVM (C2, G1), unlike the harness's short-run tools.
-LOADGEN_JVM_OPTS = ["-Xms512m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true"]
 # Both brokers: no 3 s wait before the first consumer group's assignment (not measured
 # anyway: ConsumerPerformance's fetch.* figures exclude the join), everything else default.
 BROKER_CONFIG = {"group.initial.rebalance.delay.ms": "0"}
-MIB = 1024 * 1024
-GIB = 1024 * MIB
 
 RESULTS_BEGIN = "<!-- RESULTS_BEGIN (written by bench/tls.py --output) -->"
 RESULTS_END = "<!-- RESULTS_END -->"
-
-# ProducerPerformance's summary line; progress lines have the same shape, the last one wins.
-PRODUCER_SUMMARY = re.compile(r"(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), ([\d.]+) ms avg latency")
-
-
-class BenchError(RuntimeError):
-    """A tool failed, timed out or moved a different number of records than asked."""
 
 
 @dataclass
@@ -110,83 +82,7 @@ class Run:
         return self.records * RECORD_SIZE_BYTES / GIB
 
 
-# ---------------------------------------------------------------------------- the tools
-
-class LoadGenerator:
-    """Runs Kafka's perf tools in one JVM each, optionally pinned to the client CPU."""
-
-    def __init__(self, workdir: Path, pin: bool):
-        self.log4j = workdir / "loadgen-log4j2.xml"
-        self.log4j.write_text(LOG4J2_XML)
-        self.pin = pin
-
-    def run(self, main_class: str, args: list[str]) -> str:
-        cmd = [JAVA_BIN, *LOADGEN_JVM_OPTS, f"-Dlog4j2.configurationFile={self.log4j}",
-               "-cp", str(KAFKA_LIBS / "*"), main_class, *args]
-        if self.pin:
-            cmd = ["taskset", "-c", CLIENT_CPU, *cmd]
-        try:
-            # The JVM dies with this script (PDEATHSIG), so a killed benchmark leaves no client behind.
-            res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TOOL_TIMEOUT_S,
-                                 preexec_fn=_die_with_parent)
-        except subprocess.TimeoutExpired as e:
-            raise BenchError(f"{main_class} timed out after {TOOL_TIMEOUT_S:.0f}s: {shlex.join(cmd)}\n"
-                             f"{_text(e.stdout)}{_text(e.stderr)}") from None
-        if res.returncode != 0:
-            raise BenchError(f"{main_class} exited {res.returncode}: {shlex.join(cmd)}\n{res.stdout}{res.stderr}")
-        return res.stdout
-
-    def produce(self, bootstrap: str, topic: str, records: int, client_config: Path | None) -> tuple[float, float, float]:
-        """(MB/s, msg/s, avg latency ms) as ProducerPerformance prints them (MB = 2^20 bytes)."""
-        args = ["--topic", topic, "--num-records", str(records), "--record-size", str(RECORD_SIZE_BYTES),
-                "--throughput", "-1", "--producer-props", f"bootstrap.servers={bootstrap}", "acks=1"]
-        if client_config is not None:
-            args += ["--producer.config", str(client_config)]
-        out = self.run(PRODUCER_PERFORMANCE, args)
-        summaries = PRODUCER_SUMMARY.findall(out)
-        if not summaries:
-            raise BenchError(f"no summary line from ProducerPerformance:\n{out}")
-        sent, msg_s, mb_s, latency_ms = summaries[-1]
-        if int(sent) != records:
-            raise BenchError(f"ProducerPerformance sent {sent} of {records} records:\n{out}")
-        return float(mb_s), float(msg_s), float(latency_ms)
-
-    def consume(self, bootstrap: str, topic: str, records: int, client_config: Path | None) -> tuple[float, float]:
-        """(MB/s, msg/s) from ConsumerPerformance's fetch.* columns: the join is excluded."""
-        args = ["--bootstrap-server", bootstrap, "--topic", topic, "--messages", str(records),
-                "--group", f"bench-tls-{uuid.uuid4().hex[:8]}", "--timeout", str(CONSUMER_IDLE_TIMEOUT_MS)]
-        if client_config is not None:
-            args += ["--consumer.config", str(client_config)]
-        out = self.run(CONSUMER_PERFORMANCE, args)
-        lines = [ln for ln in out.splitlines() if ln.count(",") >= 9]
-        if len(lines) < 2:
-            raise BenchError(f"no stats from ConsumerPerformance:\n{out}")
-        rows = list(csv.reader(io.StringIO("\n".join(lines[-2:]))))
-        stats = {k.strip(): v.strip() for k, v in zip(rows[0], rows[1])}
-        try:
-            consumed = int(stats["data.consumed.in.nMsg"])
-            mb_s, msg_s = float(stats["fetch.MB.sec"]), float(stats["fetch.nMsg.sec"])
-        except (KeyError, ValueError) as e:
-            raise BenchError(f"unexpected ConsumerPerformance output ({e}):\n{out}") from None
-        if consumed != records:
-            raise BenchError(f"ConsumerPerformance read {consumed} of {records} records:\n{out}")
-        return mb_s, msg_s
-
-
-def _text(data) -> str:
-    if isinstance(data, bytes):
-        return data.decode(errors="replace")
-    return data or ""
-
-
 # ---------------------------------------------------------------------------- the brokers
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, all its threads included."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    # Fields 14 and 15 of stat(5); the split starts at field 3 (state).
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
 
 def start_brokers(certs: Certs, workdir: Path, pin: bool) -> dict:
     settings = {**BROKER_CONFIG, **server_ssl_settings(certs)}
@@ -206,13 +102,6 @@ def start_brokers(certs: Certs, workdir: Path, pin: bool) -> dict:
     return brokers
 
 
-def create_topic(broker, topic: str, partitions: int) -> None:
-    with wire.connect(broker.bootstrap) as sock:
-        error, message = wire.create_topics_v2(sock, topic, partitions)
-    if error != 0:
-        raise BenchError(f"CreateTopics {topic} on {broker.kind}: error {error} {message}")
-
-
 def measure(broker, listener: str, repetition: int, records: int, partitions: int, loadgen: LoadGenerator,
             client_properties: Path) -> Run:
     topic = f"bench-tls-{listener.lower()}-{uuid.uuid4().hex[:8]}"
@@ -223,9 +112,9 @@ def measure(broker, listener: str, repetition: int, records: int, partitions: in
         bootstrap, config = broker.bootstrap, None
     pid = broker.proc.pid
     cpu0 = cpu_seconds(pid)
-    p_mb, p_msg, p_lat = loadgen.produce(bootstrap, topic, records, config)
+    p_mb, p_msg, p_lat = loadgen.produce(bootstrap, topic, records, config, record_size=RECORD_SIZE_BYTES)
     cpu1 = cpu_seconds(pid)
-    c_mb, c_msg = loadgen.consume(bootstrap, topic, records, config)
+    c_mb, c_msg = loadgen.consume(bootstrap, topic, records, config, group_prefix="bench-tls")
     cpu2 = cpu_seconds(pid)
     return Run(broker.kind, listener, repetition, records, p_mb, p_msg, p_lat, c_mb, c_msg, cpu1 - cpu0, cpu2 - cpu1)
 
@@ -249,13 +138,6 @@ RATIOS = [  # (row label, numerator (broker, listener), denominator (broker, lis
 RATIO_METRICS = [METRICS[0], METRICS[2], METRICS[4], METRICS[5]]
 
 
-def _spread(values: list[float], decimals: int) -> str:
-    med = f"{statistics.median(values):,.{decimals}f}"
-    if len(values) == 1:
-        return med
-    return f"{med} ({min(values):,.{decimals}f}-{max(values):,.{decimals}f})"
-
-
 def tables(runs: list[Run]) -> str:
     measured = [r for r in runs if r.repetition >= 0]
     out = ["| broker | listener | " + " | ".join(h for h, _, _ in METRICS) + " |",
@@ -264,7 +146,7 @@ def tables(runs: list[Run]) -> str:
         for listener in LISTENERS:
             mine = [r for r in measured if r.broker == kind and r.listener == listener]
             if mine:
-                out.append(f"| {kind} | {listener} | " + " | ".join(_spread([f(r) for r in mine], d)
+                out.append(f"| {kind} | {listener} | " + " | ".join(spread([f(r) for r in mine], d)
                                                                    for _, f, d in METRICS) + " |")
     out += ["", "Ratios, paired within each repetition (median, range):", "",
             "| ratio | " + " | ".join(h for h, _, _ in RATIO_METRICS) + " |", "|---|" + "---|" * len(RATIO_METRICS)]
@@ -275,28 +157,9 @@ def tables(runs: list[Run]) -> str:
         for _, f, _ in RATIO_METRICS:
             pairs = [(by_key.get((*num, i)), by_key.get((*den, i))) for i in reps]
             values = [f(a) / f(b) for a, b in pairs if a and b and f(b) > 0]
-            cells.append(_spread(values, 2) if values else "n/a")
+            cells.append(spread(values, 2) if values else "n/a")
         out.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(out) + "\n"
-
-
-def machine() -> dict[str, str]:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    java = subprocess.run([JAVA_BIN, "-version"], capture_output=True, text=True, timeout=30).stderr.splitlines()
-    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            timeout=30).stdout.strip()
-    built = datetime.datetime.fromtimestamp(RUNNEL_BIN.stat().st_mtime, datetime.timezone.utc)
-    return {"nproc": str(os.cpu_count()), "cpu": model, "kernel": platform.release(),
-            "java": java[0] if java else "unknown", "commit": commit,
-            "runnel binary built": built.strftime("%Y-%m-%d %H:%M UTC"),
-            "kafka jars": ", ".join(sorted(p.name for p in KAFKA_LIBS.glob("kafka_2.13-*.jar"))) or "none"}
 
 
 def report(runs: list[Run], args, info: dict[str, str], load_before, load_after, elapsed_s: float) -> str:
@@ -314,19 +177,6 @@ def report(runs: list[Run], args, info: dict[str, str], load_before, load_after,
              f"wall time {elapsed_s:.0f} s",
              "", tables(runs)]
     return "\n".join(lines)
-
-
-def write_results(path: Path, section: str) -> None:
-    """Replace the results section of a Markdown file, keeping everything around it."""
-    block = f"{RESULTS_BEGIN}\n{section}{RESULTS_END}\n"
-    text = path.read_text() if path.exists() else ""
-    if RESULTS_BEGIN in text and RESULTS_END in text:
-        head, rest = text.split(RESULTS_BEGIN, 1)
-        tail = rest.split(RESULTS_END, 1)[1].lstrip("\n")
-        text = head + block + tail
-    else:
-        text = (text.rstrip("\n") + "\n\n" if text else "") + block
-    path.write_text(text)
 
 
 # ---------------------------------------------------------------------------- main
@@ -387,7 +237,7 @@ def main(argv: list[str]) -> int:
     section = report(runs, args, info, load_before, os.getloadavg(), time.monotonic() - started)
     print(section)
     if args.output:
-        write_results(args.output, section)
+        write_results(args.output, section, RESULTS_BEGIN, RESULTS_END)
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in runs], indent=1) + "\n")
     return 0
