@@ -19,7 +19,7 @@
 use std::io;
 use std::sync::OnceLock;
 
-use crate::storage::StorageFile;
+use crate::storage::{FileSync, StorageFile};
 
 /// What the owning segment knows, to check loaded entries against.
 #[derive(Debug, Clone, Copy)]
@@ -262,6 +262,13 @@ impl<E: IndexEntry> IndexFile<E> {
             self.dirty = false;
         }
         Ok(())
+    }
+
+    /// A handle to sync the file later, outside the log's lock, if it has unsynced changes
+    /// (or always, with `force`); the index then counts as clean.
+    pub fn take_sync(&mut self, force: bool) -> Option<Box<dyn FileSync>> {
+        let dirty = std::mem::take(&mut self.dirty);
+        (dirty || force).then(|| self.file.sync_handle())
     }
 }
 

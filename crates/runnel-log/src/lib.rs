@@ -62,10 +62,10 @@ pub mod storage;
 
 pub use compaction::{CompactionOutcome, CLEANER_CHECKPOINT_FILE};
 pub use layout::{CHECKPOINT_FILE, CLEAN_SHUTDOWN_FILE};
-pub use partition::{PartitionLog, PRODUCER_EXPIRATION_CHECK_INTERVAL_MS};
+pub use partition::{PartitionLog, PendingFlush, PRODUCER_EXPIRATION_CHECK_INTERVAL_MS};
 pub use producer::{BatchMetadata, ProducerEntry, ProducerStateManager, PRODUCER_BATCHES_RETAINED};
 pub use runnel_protocol::batch::BatchError;
-pub use storage::{FaultPlan, FaultStorage, FileStorage, MemStorage, Storage, StorageFile};
+pub use storage::{FaultPlan, FaultStorage, FileStorage, FileSync, MemStorage, Storage, StorageFile};
 
 /// Errors from log operations. Producer-state rejections are their own variants so the
 /// broker can map each to its Kafka error code.

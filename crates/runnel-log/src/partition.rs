@@ -19,7 +19,7 @@ use crate::layout::{offset_file_name, write_file_atomically, Checkpoint, CHECKPO
 use crate::producer::{ProducerCheck, ProducerStateManager};
 use crate::scan::last_offset;
 use crate::segment::{AppendFailure, Segment};
-use crate::storage::Storage;
+use crate::storage::{FileSync, Storage};
 use crate::{AppendOutcome, LogConfig, LogError, ReadResult};
 
 /// How often `tick` looks for expired producers (Kafka's
@@ -52,6 +52,31 @@ pub struct PartitionLog {
     /// The cleaner checkpoint: compaction has deduplicated everything below this offset
     /// (`None` before the first compaction). See `compaction`.
     pub(crate) first_dirty_offset: Option<i64>,
+    /// A [`PendingFlush`] was handed out and not yet finished: the dirty flags it cleared
+    /// no longer mean "on disk", so an inline flush meanwhile syncs every file it covers.
+    pub(crate) flush_in_flight: bool,
+}
+
+/// A sync taken by [`PartitionLog::begin_flush`]: run [`PendingFlush::sync`] without the
+/// log's lock (appends carry on meanwhile), then hand the result to
+/// [`PartitionLog::finish_flush`], which moves the recovery point.
+#[derive(Debug)]
+#[must_use = "a pending flush must be synced and finished, or the log's dirty flags lie"]
+pub struct PendingFlush {
+    target_offset: i64,
+    files: Vec<Box<dyn FileSync>>,
+}
+
+impl PendingFlush {
+    /// Every offset below this is durable once [`PendingFlush::sync`] succeeds.
+    pub fn target_offset(&self) -> i64 {
+        self.target_offset
+    }
+
+    /// fdatasyncs every file the flush covers; the slow part, meant to run unlocked.
+    pub fn sync(&self) -> io::Result<()> {
+        self.files.iter().try_for_each(|file| file.sync())
+    }
 }
 
 /// Checks the batch's framing (the broker validated it in full; this guards the log's own
@@ -151,6 +176,23 @@ impl PartitionLog {
     /// files are truncated back and the log stays usable; if even that fails, or a policy
     /// flush fails to sync, the log refuses writes until reopened.
     pub fn append(&mut self, batch: &mut [u8], now_ms: i64) -> Result<AppendOutcome, LogError> {
+        let outcome = self.append_deferring_flush(batch, now_ms)?;
+        if self.flush_due() {
+            self.flush()?;
+        }
+        Ok(outcome)
+    }
+
+    /// Whether flush.messages asks for a sync now: at least that many offsets are not yet
+    /// known durable.
+    pub fn flush_due(&self) -> bool {
+        self.log_end_offset().saturating_sub(self.recovery_point) >= self.config.flush_messages
+    }
+
+    /// [`PartitionLog::append`] without its policy flush: the batch reaches the page cache
+    /// only. The caller checks [`PartitionLog::flush_due`] and, if set, gets the batch synced
+    /// (group commit: [`PartitionLog::begin_flush`]) before it acknowledges it.
+    pub fn append_deferring_flush(&mut self, batch: &mut [u8], now_ms: i64) -> Result<AppendOutcome, LogError> {
         self.ensure_usable()?;
         self.last_now_ms = now_ms;
         let header = check_framing(batch)?;
@@ -177,9 +219,6 @@ impl PartitionLog {
             return Err(error.into());
         }
         self.producers.record(&header);
-        if self.log_end_offset().saturating_sub(self.recovery_point) >= self.config.flush_messages {
-            self.flush()?;
-        }
         Ok(AppendOutcome::Appended { base_offset, last_offset: last, log_append_time_ms })
     }
 
@@ -237,7 +276,8 @@ impl PartitionLog {
             if self.segments[i].base_offset >= offset && !whole_log {
                 break;
             }
-            if let Err(e) = self.segments[i].sync() {
+            let synced = if self.flush_in_flight { self.segments[i].sync_all() } else { self.segments[i].sync() };
+            if let Err(e) = synced {
                 // After a failed fsync the kernel may have dropped the dirty pages: nothing
                 // written since the last good sync can be trusted to be on disk.
                 self.fail(format!("sync failed: {e}"));
@@ -268,6 +308,61 @@ impl PartitionLog {
     /// advances the recovery point to the log end.
     pub fn flush(&mut self) -> Result<(), LogError> {
         self.flush_up_to(self.log_end_offset())
+    }
+
+    /// Group commit, first half: takes sync handles for every file with data not yet durable,
+    /// up to the current log end (`None` when everything is). New directory entries (after a
+    /// roll) are synced here, under the lock: rare and small. The caller runs
+    /// [`PendingFlush::sync`] without the lock and then must call
+    /// [`PartitionLog::finish_flush`].
+    pub fn begin_flush(&mut self) -> Result<Option<PendingFlush>, LogError> {
+        self.ensure_usable()?;
+        let target_offset = self.log_end_offset();
+        if target_offset <= self.recovery_point && !self.dir_dirty {
+            return Ok(None);
+        }
+        if self.dir_dirty {
+            if let Err(e) = self.storage.sync_dir(&self.dir) {
+                self.fail(format!("directory sync failed: {e}"));
+                return Err(e.into());
+            }
+            self.dir_dirty = false;
+        }
+        let from = self.segment_index_for(self.recovery_point).unwrap_or(0);
+        let force = self.flush_in_flight;
+        let mut files = Vec::new();
+        for segment in &mut self.segments[from..] {
+            segment.take_sync_handles(force, &mut files);
+        }
+        self.flush_in_flight = true;
+        Ok(Some(PendingFlush { target_offset, files }))
+    }
+
+    /// Group commit, second half: on success the recovery point moves to the flush's target
+    /// (and the checkpoint when that enters a new segment); a failed sync fails the log, as
+    /// an inline flush does.
+    pub fn finish_flush(&mut self, flush: PendingFlush, synced: io::Result<()>) -> Result<(), LogError> {
+        self.flush_in_flight = false;
+        if let Err(e) = synced {
+            self.fail(format!("sync failed: {e}"));
+            return Err(e.into());
+        }
+        self.ensure_usable()?;
+        // A truncation meanwhile may have cut the log below the target.
+        let reached = flush.target_offset.min(self.log_end_offset());
+        if reached > self.recovery_point {
+            self.recovery_point = reached;
+        }
+        self.last_flush_ms = self.last_now_ms;
+        let moved_segment =
+            self.segment_index_for(self.persisted.recovery_point) != self.segment_index_for(self.recovery_point);
+        if moved_segment || self.persisted.log_start_offset != self.log_start_offset {
+            self.write_checkpoint(Checkpoint {
+                log_start_offset: self.log_start_offset,
+                recovery_point: self.recovery_point,
+            })?;
+        }
+        Ok(())
     }
 
     /// Periodic work: rolls the active segment when segment.ms has passed since its first

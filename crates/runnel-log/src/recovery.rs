@@ -201,6 +201,7 @@ impl PartitionLog {
             last_producer_expiry_ms: now_ms,
             failure: None,
             first_dirty_offset,
+            flush_in_flight: false,
         };
         log.delete_segments_below_log_start()?;
         log.load_producer_state(&listing.snapshot_offsets, now_ms)?;

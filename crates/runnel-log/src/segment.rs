@@ -16,7 +16,7 @@ use crate::index::{
 };
 use crate::layout::{offset_file_name, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
 use crate::scan::{last_offset, read_header_at, BatchScanner, Scanned};
-use crate::storage::{Storage, StorageFile};
+use crate::storage::{FileSync, Storage, StorageFile};
 use crate::LogConfig;
 
 /// Largest segment the indexes can address: positions are i32 on disk.
@@ -514,6 +514,25 @@ impl Segment {
         self.time_index.sync()
     }
 
+    /// Syncs every file of the segment whatever its flags say: while a group-commit sync is
+    /// in flight, the flags it cleared no longer mean "on disk".
+    pub fn sync_all(&mut self) -> io::Result<()> {
+        let mut handles = Vec::new();
+        self.take_sync_handles(true, &mut handles);
+        handles.iter().try_for_each(|handle| handle.sync())
+    }
+
+    /// Handles that sync, later and outside the log's lock, every file of this segment with
+    /// unsynced changes (every file, with `force`); the segment then counts as clean, so the
+    /// caller must run the handles or fail the log.
+    pub fn take_sync_handles(&mut self, force: bool, out: &mut Vec<Box<dyn FileSync>>) {
+        if std::mem::take(&mut self.log_dirty) || force {
+            out.push(self.log.sync_handle());
+        }
+        out.extend(self.offset_index.take_sync(force));
+        out.extend(self.time_index.take_sync(force));
+    }
+
     /// The batch holding `offset` (or the first after it): its position and header.
     pub fn find_batch(&self, offset: i64) -> io::Result<Option<(u64, BatchHeader)>> {
         if offset >= self.next_offset {
@@ -569,13 +588,7 @@ impl Segment {
     /// Appends the bytes `[position, position + len)` of the log to `out`.
     pub fn read_bytes(&self, position: u64, len: usize, out: &mut Vec<u8>) -> io::Result<()> {
         assert!(position + len as u64 <= self.size_bytes, "read past the segment's committed size");
-        let start = out.len();
-        out.resize(start + len, 0);
-        let result = self.log.read_exact_at(&mut out[start..], position);
-        if result.is_err() {
-            out.truncate(start);
-        }
-        result
+        self.log.read_exact_append(out, len, position)
     }
 
     /// A scanner over the whole batches of the log file from `position` to the segment end.

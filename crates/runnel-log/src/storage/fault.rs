@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::{no_space_error, MemStorage, Storage, StorageFile};
+use super::{no_space_error, FileSync, MemStorage, Storage, StorageFile};
 
 /// Which calls fail. Indices count calls since [`FaultStorage::set_plan`], from 0.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -205,6 +205,24 @@ impl StorageFile for FaultFile {
     }
 
     fn sync(&mut self) -> io::Result<()> {
+        before_sync(&self.state)?;
+        self.inner.sync()
+    }
+
+    fn sync_handle(&self) -> Box<dyn FileSync> {
+        Box::new(FaultSync { inner: self.inner.sync_handle(), state: self.state.clone() })
+    }
+}
+
+/// A sync handle counted and failed by the same plan as the file's own syncs.
+#[derive(Debug)]
+struct FaultSync {
+    inner: Box<dyn FileSync>,
+    state: Arc<Mutex<FaultState>>,
+}
+
+impl FileSync for FaultSync {
+    fn sync(&self) -> io::Result<()> {
         before_sync(&self.state)?;
         self.inner.sync()
     }

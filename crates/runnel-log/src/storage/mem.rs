@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::{Storage, StorageFile};
+use super::{FileSync, Storage, StorageFile};
 
 #[derive(Debug, Default)]
 struct Inode {
@@ -189,8 +189,28 @@ impl StorageFile for MemFile {
     }
 
     fn sync(&mut self) -> io::Result<()> {
-        let mut inode = self.inode.lock();
-        inode.synced = inode.data.clone();
+        sync_inode(&self.inode);
+        Ok(())
+    }
+
+    fn sync_handle(&self) -> Box<dyn FileSync> {
+        Box::new(MemSync { inode: self.inode.clone() })
+    }
+}
+
+fn sync_inode(inode: &InodeRef) {
+    let mut inode = inode.lock();
+    inode.synced = inode.data.clone();
+}
+
+#[derive(Debug)]
+struct MemSync {
+    inode: InodeRef,
+}
+
+impl FileSync for MemSync {
+    fn sync(&self) -> io::Result<()> {
+        sync_inode(&self.inode);
         Ok(())
     }
 }

@@ -13,7 +13,10 @@
 //! Contract every implementation keeps: `write_all_at` either writes all bytes or returns an
 //! error (after which the file may hold any prefix of them: callers roll back with
 //! `truncate`); `sync` makes the file's current contents durable; `sync_dir` makes the
-//! directory's current set of names durable (creations, renames and removals).
+//! directory's current set of names durable (creations, renames and removals). A
+//! [`FileSync`] from [`StorageFile::sync_handle`] syncs the same file without borrowing it,
+//! so group commit can run the slow fdatasync while appends carry on under the log's lock;
+//! it makes durable at least what the file held when its `sync` began.
 
 mod fault;
 mod file;
@@ -58,6 +61,21 @@ pub trait StorageFile: Send + Sync + std::fmt::Debug {
     fn truncate(&mut self, len: u64) -> io::Result<()>;
     /// Makes the file's contents durable (fdatasync).
     fn sync(&mut self) -> io::Result<()>;
+    /// A handle that syncs this file from another thread, without `&mut` access to it.
+    fn sync_handle(&self) -> Box<dyn FileSync>;
+
+    /// Appends `len` bytes read from `offset` to `out`, or fails with
+    /// [`io::ErrorKind::UnexpectedEof`] leaving `out` as it was. Implementations that can
+    /// read into uninitialised memory override this to skip zero-filling the buffer first.
+    fn read_exact_append(&self, out: &mut Vec<u8>, len: usize, offset: u64) -> io::Result<()> {
+        let start = out.len();
+        out.resize(start + len, 0);
+        let result = self.read_exact_at(&mut out[start..], offset);
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
+    }
 
     /// Fills `buf` from `offset` or fails with [`io::ErrorKind::UnexpectedEof`].
     fn read_exact_at(&self, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
@@ -79,6 +97,12 @@ pub trait StorageFile: Send + Sync + std::fmt::Debug {
         }
         Ok(())
     }
+}
+
+/// Syncs one file (see [`StorageFile::sync_handle`]).
+pub trait FileSync: Send + Sync + std::fmt::Debug {
+    /// Makes durable at least the contents the file had when this call began (fdatasync).
+    fn sync(&self) -> io::Result<()>;
 }
 
 /// The error a full disk gives (ENOSPC on Linux), used by the fault injector.
