@@ -7,8 +7,21 @@
 //! Read: the same keys, and every value version Kafka 4 reads (0-4, 4 being flexible). Keys
 //! of other record types (consumer-, share- and streams-group records, versions 3 and up) are
 //! skipped, as Kafka skips record types it does not know.
+//!
+//! Runnel's own record: rebalance history, key version [`GROUP_HISTORY_KEY_VERSION`] (32000),
+//! one record per (group, generation), format in `history_codec`. Kafka has no such record
+//! type, and its tools were checked (Kafka 4.1.1 class files) to skip it: the serde behind
+//! both the broker's loader and `kafka-console-consumer`'s `GroupMetadataMessageFormatter` /
+//! `OffsetsMessageFormatter` (`GroupCoordinatorRecordSerde.apiMessageKeyFor`) turns an unknown
+//! key version into `UnknownRecordTypeException`; the formatters
+//! (`CoordinatorRecordMessageFormatter.writeTo`) catch it and print nothing for the record, and
+//! the loader (`CoordinatorLoaderImpl.doLoad`) logs "Unknown record type 32000 ... Ignoring it"
+//! at WARN once per record and goes on. The value is never read by Kafka, so its layout is
+//! Runnel's alone.
 
 use crate::error::CoordinatorError;
+pub use crate::history_codec::{GROUP_HISTORY_KEY_VERSION, GROUP_HISTORY_VALUE_VERSION};
+use crate::history_codec;
 use crate::record::{GroupMetadataValue, MemberMetadata, OffsetCommitValue, Record};
 use crate::wire::{Reader, Writer};
 
@@ -42,6 +55,13 @@ pub fn encode(record: &Record) -> Option<EncodedRecord> {
         Record::OffsetTombstone { group_id, topic, partition } => {
             Some((Some(offset_key(group_id, topic, *partition)), None))
         }
+        Record::GroupHistory { group_id, entry } => Some((
+            Some(history_codec::key(group_id, entry.generation)),
+            Some(history_codec::value(entry)),
+        )),
+        Record::GroupHistoryTombstone { group_id, generation } => {
+            Some((Some(history_codec::key(group_id, *generation)), None))
+        }
         Record::Group { .. } | Record::RetentionCheckScheduled { .. } => None,
     }
 }
@@ -68,6 +88,13 @@ pub fn decode(key: &[u8], value: Option<&[u8]>) -> Result<Option<Record>, Coordi
             Ok(Some(match value {
                 None => Record::GroupTombstone { group_id },
                 Some(v) => Record::GroupMetadata { group_id, value: decode_group_value(v)? },
+            }))
+        }
+        GROUP_HISTORY_KEY_VERSION => {
+            let (group_id, generation) = history_codec::decode_key(&mut k)?;
+            Ok(Some(match value {
+                None => Record::GroupHistoryTombstone { group_id, generation },
+                Some(v) => Record::GroupHistory { group_id, entry: history_codec::decode_value(generation, v)? },
             }))
         }
         _ => Ok(None),

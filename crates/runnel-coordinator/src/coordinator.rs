@@ -20,6 +20,7 @@ use crate::config::CoordinatorConfig;
 use crate::decision::{Decision, Emitter};
 use crate::group::ClassicGroup;
 use crate::group_replay::apply_to_slot;
+use crate::history::{apply_to_history, GroupHistory, HistoryStore};
 use crate::offset_store::OffsetStore;
 use crate::record::{OffsetCommitValue, Record};
 use crate::request::{Request, RequestId, RequestKind, Response};
@@ -49,6 +50,9 @@ pub struct GroupCoordinator {
     pub(crate) config: CoordinatorConfig,
     pub(crate) groups: BTreeMap<String, ClassicGroup>,
     pub(crate) offsets: OffsetStore,
+    /// Each group's rebalance history; outlives the group's records at load (compaction keeps
+    /// history records older than the group's last GroupMetadata) and dies with the group.
+    pub(crate) histories: BTreeMap<String, HistoryStore>,
     /// `None` until the first tick schedules the retention sweep.
     pub(crate) retention_check_at_ms: Option<i64>,
     /// Each group's earliest deadline, to find due groups without scanning them all.
@@ -62,6 +66,7 @@ impl GroupCoordinator {
             config,
             groups: BTreeMap::new(),
             offsets: OffsetStore::default(),
+            histories: BTreeMap::new(),
             retention_check_at_ms: None,
             deadlines: BTreeSet::new(),
             indexed_deadline: BTreeMap::new(),
@@ -132,6 +137,16 @@ impl GroupCoordinator {
             _ => {}
         }
         let Some(group_id) = record.group_id() else { return };
+        if matches!(
+            record,
+            Record::GroupHistory { .. } | Record::GroupHistoryTombstone { .. } | Record::GroupTombstone { .. }
+        ) {
+            let mut history = self.histories.remove(group_id);
+            apply_to_history(&mut history, record);
+            if let Some(history) = history {
+                self.histories.insert(group_id.to_owned(), history);
+            }
+        }
         let mut slot = self.groups.remove(group_id);
         apply_to_slot(group_id, &mut slot, record);
         if let Some(group) = slot {
@@ -254,6 +269,16 @@ impl GroupCoordinator {
 
     pub fn groups(&self) -> impl Iterator<Item = &ClassicGroup> {
         self.groups.values()
+    }
+
+    /// The group's completed generations, oldest first (at most
+    /// [`crate::HISTORY_GENERATIONS_MAX`]); `None` when neither the group nor any history of
+    /// it exists. A group without completed generations has an empty history.
+    pub fn history(&self, group_id: &str) -> Option<GroupHistory> {
+        match self.histories.get(group_id) {
+            Some(history) => Some(history.view()),
+            None => self.groups.contains_key(group_id).then(GroupHistory::default),
+        }
     }
 
     pub fn committed_offset(

@@ -10,6 +10,7 @@ use crate::config::CoordinatorConfig;
 use crate::coordinator::GroupCoordinator;
 use crate::group::ClassicGroup;
 use crate::group_replay::apply_to_slot;
+use crate::history::{apply_to_history, HistoryStore};
 use crate::record::{GroupEvent, Record};
 use crate::request::{RequestId, Response};
 
@@ -46,6 +47,8 @@ pub(crate) struct Emitter<'a> {
     pub(crate) coordinator: &'a GroupCoordinator,
     pub(crate) now_ms: i64,
     scratch: BTreeMap<String, Option<ClassicGroup>>,
+    /// Histories as this decision has left them, copied on first change.
+    histories: BTreeMap<String, Option<HistoryStore>>,
     records: Vec<Record>,
     responses: Vec<(RequestId, Response)>,
     retention_check_at_ms: Option<Option<i64>>,
@@ -57,6 +60,7 @@ impl<'a> Emitter<'a> {
             coordinator,
             now_ms,
             scratch: BTreeMap::new(),
+            histories: BTreeMap::new(),
             records: Vec::new(),
             responses: Vec::new(),
             retention_check_at_ms: None,
@@ -72,6 +76,14 @@ impl<'a> Emitter<'a> {
         match self.scratch.get(group_id) {
             Some(slot) => slot.as_ref(),
             None => self.coordinator.groups.get(group_id),
+        }
+    }
+
+    /// The group's stored history as this decision has left it so far.
+    pub(crate) fn history(&self, group_id: &str) -> Option<&HistoryStore> {
+        match self.histories.get(group_id) {
+            Some(slot) => slot.as_ref(),
+            None => self.coordinator.histories.get(group_id),
         }
     }
 
@@ -106,6 +118,14 @@ impl<'a> Emitter<'a> {
                     let base = self.coordinator.groups.get(group_id);
                     let slot = self.scratch.entry(group_id.to_owned()).or_insert_with(|| base.cloned());
                     apply_to_slot(group_id, slot, &record);
+                    if matches!(
+                        record,
+                        Record::GroupHistory { .. } | Record::GroupHistoryTombstone { .. } | Record::GroupTombstone { .. }
+                    ) {
+                        let base = self.coordinator.histories.get(group_id);
+                        let slot = self.histories.entry(group_id.to_owned()).or_insert_with(|| base.cloned());
+                        apply_to_history(slot, &record);
+                    }
                 }
             }
         }

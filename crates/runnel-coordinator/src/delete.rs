@@ -6,6 +6,7 @@ use runnel_protocol::kafka_protocol::messages::delete_groups_response::Deletable
 use runnel_protocol::kafka_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse};
 
 use crate::decision::Emitter;
+use crate::rebalance::tombstone_group;
 use crate::record::Record;
 use crate::request::{RequestId, Response};
 use crate::responses::code;
@@ -47,6 +48,6 @@ fn delete_group(em: &mut Emitter<'_>, group_id: &str) -> Option<ResponseError> {
     for (topic, partition) in offsets {
         em.emit(Record::OffsetTombstone { group_id: group_id.to_owned(), topic, partition });
     }
-    em.emit(Record::GroupTombstone { group_id: group_id.to_owned() });
+    tombstone_group(em, group_id);
     None
 }

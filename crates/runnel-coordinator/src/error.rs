@@ -12,6 +12,8 @@ pub enum CoordinatorError {
     InvalidLength { what: &'static str, length: i64 },
     #[error("{record} value version {version} is not supported")]
     UnsupportedValueVersion { record: &'static str, version: i16 },
+    #[error("{what} has an invalid value")]
+    InvalidValue { what: &'static str },
     #[error("{record} key version {version} is not supported")]
     UnsupportedKeyVersion { record: &'static str, version: i16 },
 }

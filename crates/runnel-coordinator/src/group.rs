@@ -7,6 +7,7 @@ use bytes::Bytes;
 use runnel_protocol::kafka_protocol::error::ResponseError;
 
 use crate::consumer_protocol::{subscription_topics, CONSUMER_PROTOCOL_TYPE};
+use crate::history::RebalanceTracker;
 use crate::member::{HeldRequest, Member};
 use crate::record::{GroupMetadataValue, MemberMetadata};
 use crate::request::RequestId;
@@ -42,6 +43,8 @@ pub struct ClassicGroup {
     pub(crate) timers: Timers,
     /// Loaded from a GroupMetadata record; members' sessions start at the first decision.
     pub(crate) awaiting_activation: bool,
+    /// What happened since the last completed generation, for its history entry.
+    pub(crate) rebalance: RebalanceTracker,
 }
 
 impl ClassicGroup {
@@ -67,6 +70,7 @@ impl ClassicGroup {
             sync_timer: None,
             timers: Timers::default(),
             awaiting_activation: false,
+            rebalance: RebalanceTracker::default(),
         }
     }
 

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 
 use crate::group::ClassicGroup;
+use crate::history::{RebalanceReason, RebalanceTracker};
 use crate::member::{Member, Protocol};
 use crate::record::{GroupEvent, GroupMetadataValue, Record};
 use crate::state::GroupState;
@@ -35,6 +36,14 @@ pub(crate) fn apply_to_slot(group_id: &str, slot: &mut Option<ClassicGroup>, rec
             }
         }
         Record::OffsetTombstone { .. } | Record::RetentionCheckScheduled { .. } => {}
+        // The completed generation's history starts afresh. At load the group may not exist
+        // yet (compaction keeps history records older than the group's last GroupMetadata).
+        Record::GroupHistory { .. } => {
+            if let Some(group) = slot {
+                group.rebalance = RebalanceTracker::default();
+            }
+        }
+        Record::GroupHistoryTombstone { .. } => {}
         Record::Group { event, .. } => match slot {
             Some(group) => group.apply(event),
             // Transient records only ever follow the record that created their group.
@@ -154,8 +163,9 @@ impl ClassicGroup {
                     m.awaiting_join = *awaiting_join;
                 }
             }
-            GroupEvent::MemberRemoved { member_id } => {
+            GroupEvent::MemberRemoved { member_id, reason } => {
                 if let Some(removed) = self.members.remove(member_id) {
+                    self.rebalance.member_left(&removed, member_id, *reason);
                     debug_assert!(
                         removed.awaiting_join.is_none() && removed.awaiting_sync.is_none(),
                         "group {}: member {member_id} removed with a held request",
@@ -172,6 +182,7 @@ impl ClassicGroup {
                 self.pending_sync_members.remove(member_id);
                 self.set_heartbeat(member_id, None);
             }
+            GroupEvent::RebalanceStarted { reason, at_ms } => self.rebalance.started(*reason, *at_ms),
             GroupEvent::PendingMemberAdded { member_id, deadline_ms } => {
                 self.pending_join_members.insert(member_id.clone());
                 self.set_heartbeat(member_id, Some(*deadline_ms));
@@ -183,6 +194,7 @@ impl ClassicGroup {
             GroupEvent::StaticMemberReplaced { group_instance_id, old_member_id, new_member_id } => {
                 if let Some(old) = self.members.remove(old_member_id) {
                     debug_assert!(old.awaiting_join.is_none() && old.awaiting_sync.is_none());
+                    self.rebalance.member_left(&old, old_member_id, RebalanceReason::StaticMemberReplaced);
                     let replacement = Member {
                         member_id: new_member_id.clone(),
                         awaiting_join: None,

@@ -7,6 +7,7 @@ use runnel_protocol::kafka_protocol::error::ResponseError;
 use runnel_protocol::kafka_protocol::messages::JoinGroupRequest;
 
 use crate::decision::Emitter;
+use crate::history::RebalanceReason;
 use crate::member::{HeldRequest, Member, Protocol};
 use crate::member_id;
 use crate::rebalance::{
@@ -96,7 +97,8 @@ pub(crate) fn handle(
 
     if !accepts_joining_member(em, group_id, join.member_id) {
         if group.has_member(join.member_id) {
-            remove_member(em, group_id, join.member_id);
+            // Only a lowered `group.max.size` turns away a member already in the group.
+            remove_member(em, group_id, join.member_id, RebalanceReason::AdminAction);
         } else if group.is_pending_member(join.member_id) {
             let member_id = join.member_id.to_owned();
             em.event(group_id, GroupEvent::PendingMemberRemoved { member_id });
@@ -209,7 +211,7 @@ fn update_member(em: &mut Emitter<'_>, join: &Join<'_>) {
             awaiting_join: Some(join.held),
         },
     );
-    maybe_prepare_rebalance_or_complete_join(em, group_id);
+    maybe_prepare_rebalance_or_complete_join(em, group_id, RebalanceReason::MetadataChange);
 }
 
 /// Kafka's `addMemberThenRebalanceOrCompleteJoin`. A new member's session deadline is the
@@ -240,7 +242,7 @@ fn add_member(em: &mut Emitter<'_>, join: &Join<'_>, member_id: &str) {
     em.event(group_id, GroupEvent::MemberAdded { member });
     let deadline_ms = Some(deadline(em.now_ms, em.config().new_member_join_timeout_ms));
     em.event(group_id, GroupEvent::HeartbeatScheduled { member_id: member_id.to_owned(), deadline_ms });
-    maybe_prepare_rebalance_or_complete_join(em, group_id);
+    maybe_prepare_rebalance_or_complete_join(em, group_id, RebalanceReason::NewMember);
 }
 
 /// Kafka's `updateStaticMemberThenRebalanceOrCompleteJoin`: a static member rejoined without
@@ -290,7 +292,11 @@ fn update_static_member(em: &mut Emitter<'_>, join: &Join<'_>, old_member_id: &s
         GroupState::Stable => {
             let Some(group) = em.group(group_id) else { return };
             if group.select_protocol().as_deref() != group.protocol_name() {
-                return maybe_prepare_rebalance_or_complete_join(em, group_id);
+                return maybe_prepare_rebalance_or_complete_join(
+                    em,
+                    group_id,
+                    RebalanceReason::StaticMemberReplaced,
+                );
             }
             em.emit_group_metadata(group_id);
             let Some(group) = em.group(group_id) else { return };
@@ -312,7 +318,7 @@ fn update_static_member(em: &mut Emitter<'_>, join: &Join<'_>, old_member_id: &s
             answer_join(em, group_id, new_member_id, answer);
         }
         // The leader may already be assigning for the old id: rebalance.
-        GroupState::CompletingRebalance => prepare_rebalance(em, group_id),
+        GroupState::CompletingRebalance => prepare_rebalance(em, group_id, RebalanceReason::StaticMemberReplaced),
         _ => maybe_complete_join_phase(em, group_id),
     }
 }

@@ -6,6 +6,7 @@ use runnel_protocol::kafka_protocol::messages::leave_group_response::MemberRespo
 use runnel_protocol::kafka_protocol::messages::{LeaveGroupRequest, LeaveGroupResponse};
 
 use crate::decision::Emitter;
+use crate::history::RebalanceReason;
 use crate::rebalance::{
     activate_if_loaded, maybe_complete_join_phase, maybe_prepare_rebalance_or_complete_join, remove_member,
 };
@@ -17,7 +18,25 @@ use crate::state::GroupState;
 struct Leaving {
     member_id: String,
     group_instance_id: Option<String>,
+    /// The client's reason (v5+), which tells an admin removal from a consumer closing.
+    reason: Option<String>,
     error: Option<ResponseError>,
+}
+
+/// The reason Kafka's admin client puts in LeaveGroup (alone or followed by ": <reason>") when
+/// an operator removes members (`kafka-consumer-groups --delete-members`).
+pub const ADMIN_LEAVE_REASON: &str = "member was removed by an admin";
+
+impl Leaving {
+    fn history_reason(&self) -> RebalanceReason {
+        let by_admin = self.member_id.is_empty()
+            || self.reason.as_deref().is_some_and(|r| r.starts_with(ADMIN_LEAVE_REASON));
+        if by_admin {
+            RebalanceReason::AdminAction
+        } else {
+            RebalanceReason::MemberLeft
+        }
+    }
 }
 
 pub(crate) fn handle(em: &mut Emitter<'_>, id: RequestId, request: &LeaveGroupRequest, api_version: i16) {
@@ -29,6 +48,7 @@ pub(crate) fn handle(em: &mut Emitter<'_>, id: RequestId, request: &LeaveGroupRe
             .map(|m| Leaving {
                 member_id: m.member_id.as_str().to_owned(),
                 group_instance_id: m.group_instance_id.as_ref().map(|s| s.as_str().to_owned()),
+                reason: m.reason.as_ref().map(|s| s.as_str().to_owned()),
                 error: None,
             })
             .collect()
@@ -36,6 +56,7 @@ pub(crate) fn handle(em: &mut Emitter<'_>, id: RequestId, request: &LeaveGroupRe
         vec![Leaving {
             member_id: request.member_id.as_str().to_owned(),
             group_instance_id: None,
+            reason: None,
             error: None,
         }]
     };
@@ -72,7 +93,7 @@ fn decide(em: &mut Emitter<'_>, group_id: &str, leaving: &mut [Leaving]) -> Opti
         return None;
     }
     activate_if_loaded(em, group_id);
-    let mut anyone_left = false;
+    let mut first_reason: Option<RebalanceReason> = None;
     for l in leaving.iter_mut() {
         let Some(group) = em.group(group_id) else { break };
         if l.member_id.is_empty() {
@@ -80,23 +101,25 @@ fn decide(em: &mut Emitter<'_>, group_id: &str, leaving: &mut [Leaving]) -> Opti
             let current =
                 l.group_instance_id.as_deref().and_then(|i| group.static_member_id(i)).map(str::to_owned);
             match current {
-                Some(current) => remove_member(em, group_id, &current),
+                Some(current) => remove_member(em, group_id, &current, l.history_reason()),
                 None => l.error = Some(ResponseError::UnknownMemberId),
             }
         } else if group.is_pending_member(&l.member_id) {
             em.event(group_id, GroupEvent::PendingMemberRemoved { member_id: l.member_id.clone() });
         } else {
             match group.validate_member(&l.member_id, l.group_instance_id.as_deref()) {
-                Ok(()) => remove_member(em, group_id, &l.member_id),
+                Ok(()) => remove_member(em, group_id, &l.member_id, l.history_reason()),
                 Err(e) => l.error = Some(e),
             }
         }
-        anyone_left |= l.error.is_none();
+        if l.error.is_none() && first_reason.is_none() {
+            first_reason = Some(l.history_reason());
+        }
     }
-    if anyone_left {
+    if let Some(reason) = first_reason {
         match em.group(group_id).map(|g| g.state()) {
             Some(GroupState::Stable | GroupState::CompletingRebalance) => {
-                maybe_prepare_rebalance_or_complete_join(em, group_id)
+                maybe_prepare_rebalance_or_complete_join(em, group_id, reason)
             }
             Some(GroupState::PreparingRebalance) => maybe_complete_join_phase(em, group_id),
             _ => {}

@@ -32,7 +32,9 @@
 //! - `offsets`, `offset_store`, `delete`, `describe`: offsets and administration;
 //! - `request`: requests, responses and [`SERVED_VERSIONS`]; `responses`: shaping answers per
 //!   API version; `error`: record decoding errors;
-//! - `tick`: timers and offsets retention; `config`: limits with Kafka's defaults.
+//! - `tick`: timers and offsets retention; `config`: limits with Kafka's defaults;
+//! - `history`, `history_codec`: rebalance history (Runnel's own record type), one record per
+//!   completed generation, the last [`HISTORY_GENERATIONS_MAX`] per group.
 //!
 //! Topic existence (which Kafka checks in `KafkaApis` before OffsetCommit and OffsetDelete
 //! reach its coordinator) is an input: those requests carry the broker's [`KnownTopics`].
@@ -65,6 +67,8 @@ mod error;
 mod group;
 mod group_replay;
 mod heartbeat;
+mod history;
+mod history_codec;
 mod join;
 mod leave;
 mod member;
@@ -83,8 +87,9 @@ mod timers;
 mod wire;
 
 pub use codec::{
-    decode, encode, EncodedRecord, GROUP_METADATA_KEY_VERSION, GROUP_METADATA_VALUE_VERSION,
-    OFFSET_COMMIT_KEY_VERSION, OFFSET_COMMIT_VALUE_EXPIRING_VERSION, OFFSET_COMMIT_VALUE_VERSION,
+    decode, encode, EncodedRecord, GROUP_HISTORY_KEY_VERSION, GROUP_HISTORY_VALUE_VERSION,
+    GROUP_METADATA_KEY_VERSION, GROUP_METADATA_VALUE_VERSION, OFFSET_COMMIT_KEY_VERSION,
+    OFFSET_COMMIT_VALUE_EXPIRING_VERSION, OFFSET_COMMIT_VALUE_VERSION,
 };
 pub use config::*;
 pub use consumer_protocol::CONSUMER_PROTOCOL_TYPE;
@@ -93,6 +98,10 @@ pub use decision::Decision;
 pub use describe::CLASSIC_GROUP_TYPE;
 pub use error::CoordinatorError;
 pub use group::ClassicGroup;
+pub use history::{
+    consumer_assignment, GenerationHistory, GroupHistory, HistoryMember, JoinedMember, LeftMember, PartitionMove,
+    RebalanceReason, TopicPartitions, HISTORY_GENERATIONS_MAX, LEFT_MEMBERS_PER_GENERATION_MAX,
+};
 pub use member::{HeldRequest, Member, Protocol};
 pub use member_id::MEMBER_ID_ATTEMPTS_MAX;
 pub use partition::{java_string_hash, partition_for_group};

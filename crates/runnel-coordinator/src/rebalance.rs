@@ -7,8 +7,9 @@ use runnel_protocol::kafka_protocol::error::ResponseError;
 use runnel_protocol::kafka_protocol::messages::SyncGroupResponse;
 
 use crate::decision::Emitter;
+use crate::history::{completed_generation, RebalanceReason};
 use crate::member::HeldRequest;
-use crate::record::GroupEvent;
+use crate::record::{GroupEvent, Record};
 use crate::request::Response;
 use crate::responses::{join_members, sync_error, JoinAnswer};
 use crate::state::GroupState;
@@ -47,10 +48,32 @@ pub(crate) fn answer_sync(
 /// Removes a member. Its parked JoinGroup gets UNKNOWN_MEMBER_ID as in Kafka; a parked
 /// SyncGroup (which Kafka leaves unanswered) gets UNKNOWN_MEMBER_ID too, so every held request
 /// is answered exactly once.
-pub(crate) fn remove_member(em: &mut Emitter<'_>, group_id: &str, member_id: &str) {
+pub(crate) fn remove_member(em: &mut Emitter<'_>, group_id: &str, member_id: &str, reason: RebalanceReason) {
     answer_join(em, group_id, member_id, JoinAnswer::error(ResponseError::UnknownMemberId, ""));
     answer_sync(em, group_id, member_id, sync_error(ResponseError::UnknownMemberId), false);
-    em.event(group_id, GroupEvent::MemberRemoved { member_id: member_id.to_owned() });
+    em.event(group_id, GroupEvent::MemberRemoved { member_id: member_id.to_owned(), reason });
+}
+
+/// Records the generation the group has just completed (Stable with its assignment, or Empty)
+/// in its history, tombstoning the generations that fall out of the bound.
+pub(crate) fn record_completed_generation(em: &mut Emitter<'_>, group_id: &str) {
+    let Some(group) = em.group(group_id) else { return };
+    let history = em.history(group_id);
+    let entry = completed_generation(group, history.and_then(|h| h.latest()), em.now_ms);
+    let pruned = history.map(|h| h.to_prune_for(entry.generation)).unwrap_or_default();
+    for generation in pruned {
+        em.emit(Record::GroupHistoryTombstone { group_id: group_id.to_owned(), generation });
+    }
+    em.emit(Record::GroupHistory { group_id: group_id.to_owned(), entry });
+}
+
+/// Deletes the group: its history's generations, then the group itself.
+pub(crate) fn tombstone_group(em: &mut Emitter<'_>, group_id: &str) {
+    let generations: Vec<i32> = em.history(group_id).map(|h| h.generations().collect()).unwrap_or_default();
+    for generation in generations {
+        em.emit(Record::GroupHistoryTombstone { group_id: group_id.to_owned(), generation });
+    }
+    em.emit(Record::GroupTombstone { group_id: group_id.to_owned() });
 }
 
 /// A group loaded from its GroupMetadata record starts its members' sessions at the first
@@ -64,21 +87,26 @@ pub(crate) fn activate_if_loaded(em: &mut Emitter<'_>, group_id: &str) {
     let over_capacity = group.num_members() > usize::try_from(em.config().group_max_size).unwrap_or(0);
     em.event(group_id, GroupEvent::Activated { at_ms: em.now_ms });
     if over_capacity {
-        prepare_rebalance(em, group_id);
+        // `group.max.size` was lowered by the operator while the group was bigger.
+        prepare_rebalance(em, group_id, RebalanceReason::AdminAction);
     }
 }
 
-pub(crate) fn maybe_prepare_rebalance_or_complete_join(em: &mut Emitter<'_>, group_id: &str) {
+pub(crate) fn maybe_prepare_rebalance_or_complete_join(
+    em: &mut Emitter<'_>,
+    group_id: &str,
+    reason: RebalanceReason,
+) {
     let Some(group) = em.group(group_id) else { return };
     if group.can_rebalance() {
-        prepare_rebalance(em, group_id);
+        prepare_rebalance(em, group_id, reason);
     } else {
         maybe_complete_join_phase(em, group_id);
     }
 }
 
-/// Kafka's `prepareRebalance`.
-pub(crate) fn prepare_rebalance(em: &mut Emitter<'_>, group_id: &str) {
+/// Kafka's `prepareRebalance`, started by `reason`.
+pub(crate) fn prepare_rebalance(em: &mut Emitter<'_>, group_id: &str, reason: RebalanceReason) {
     let Some(group) = em.group(group_id) else { return };
     if group.state() == GroupState::CompletingRebalance {
         reset_and_propagate_assignment_with_error(em, group_id, ResponseError::RebalanceInProgress);
@@ -103,6 +131,7 @@ pub(crate) fn prepare_rebalance(em: &mut Emitter<'_>, group_id: &str) {
         };
         em.event(group_id, GroupEvent::JoinTimerSet { timer: Some(timer) });
     }
+    em.event(group_id, GroupEvent::RebalanceStarted { reason, at_ms: em.now_ms });
     em.event(group_id, GroupEvent::StateChanged { state: GroupState::PreparingRebalance, at_ms: em.now_ms });
     if !initial {
         maybe_complete_join_else_schedule(em, group_id);
@@ -171,7 +200,7 @@ pub(crate) fn complete_join(em: &mut Emitter<'_>, group_id: &str) {
         em.event(group_id, GroupEvent::JoinTimerSet { timer: None });
     }
     for member_id in &not_rejoined {
-        remove_member(em, group_id, member_id);
+        remove_member(em, group_id, member_id, RebalanceReason::RebalanceTimeout);
     }
 
     let Some(group) = em.group(group_id) else { return };
@@ -202,6 +231,7 @@ pub(crate) fn complete_join(em: &mut Emitter<'_>, group_id: &str) {
     em.event(group_id, GroupEvent::GenerationStarted { protocol_name, at_ms: em.now_ms });
     let Some(group) = em.group(group_id) else { return };
     if group.state() == GroupState::Empty {
+        record_completed_generation(em, group_id);
         em.emit_group_metadata(group_id);
         return;
     }
@@ -267,11 +297,11 @@ pub(crate) fn propagate_assignment(em: &mut Emitter<'_>, group_id: &str, error: 
 
 /// A member's session expired (Kafka's `removeMemberAndUpdateClassicGroup`).
 pub(crate) fn remove_member_and_update_group(em: &mut Emitter<'_>, group_id: &str, member_id: &str) {
-    remove_member(em, group_id, member_id);
+    remove_member(em, group_id, member_id, RebalanceReason::SessionTimeout);
     let Some(group) = em.group(group_id) else { return };
     match group.state() {
         GroupState::Stable | GroupState::CompletingRebalance => {
-            maybe_prepare_rebalance_or_complete_join(em, group_id)
+            maybe_prepare_rebalance_or_complete_join(em, group_id, RebalanceReason::SessionTimeout)
         }
         GroupState::PreparingRebalance if group.has_all_members_joined() => complete_join(em, group_id),
         _ => {}

@@ -5,6 +5,7 @@
 
 use bytes::Bytes;
 
+use crate::history::{GenerationHistory, RebalanceReason};
 use crate::member::{HeldRequest, Member, Protocol};
 use crate::state::GroupState;
 use crate::timers::{JoinTimer, SyncTimer};
@@ -74,6 +75,10 @@ pub enum Record {
     OffsetCommit { group_id: String, topic: String, partition: i32, value: OffsetCommitValue },
     /// Persisted: the offset is deleted.
     OffsetTombstone { group_id: String, topic: String, partition: i32 },
+    /// Persisted (Runnel's own record type): one completed generation of the group's history.
+    GroupHistory { group_id: String, entry: GenerationHistory },
+    /// Persisted: a generation pruned from (or deleted with) the group's history.
+    GroupHistoryTombstone { group_id: String, generation: i32 },
     /// Transient: a live change to one group.
     Group { group_id: String, event: GroupEvent },
     /// Transient: when the offsets retention sweep runs next.
@@ -89,6 +94,8 @@ impl Record {
                 | Record::GroupTombstone { .. }
                 | Record::OffsetCommit { .. }
                 | Record::OffsetTombstone { .. }
+                | Record::GroupHistory { .. }
+                | Record::GroupHistoryTombstone { .. }
         )
     }
 
@@ -99,6 +106,8 @@ impl Record {
             | Record::GroupTombstone { group_id }
             | Record::OffsetCommit { group_id, .. }
             | Record::OffsetTombstone { group_id, .. }
+            | Record::GroupHistory { group_id, .. }
+            | Record::GroupHistoryTombstone { group_id, .. }
             | Record::Group { group_id, .. } => Some(group_id),
             Record::RetentionCheckScheduled { .. } => None,
         }
@@ -125,9 +134,16 @@ pub enum GroupEvent {
         session_timeout_ms: i32,
         awaiting_join: Option<HeldRequest>,
     },
-    /// The member is gone. Its held requests were answered by the same decision.
+    /// The member is gone, for `reason`. Its held requests were answered by the same decision.
     MemberRemoved {
         member_id: String,
+        reason: RebalanceReason,
+    },
+    /// A rebalance starts (the group moves to PreparingRebalance) because of `reason`; the
+    /// first cause since the last completed generation is the one its history records.
+    RebalanceStarted {
+        reason: RebalanceReason,
+        at_ms: i64,
     },
     /// MEMBER_ID_REQUIRED handed out an id; the member must rejoin with it before the deadline.
     PendingMemberAdded {

@@ -8,7 +8,7 @@ use runnel_protocol::kafka_protocol::messages::{SyncGroupRequest, SyncGroupRespo
 
 use crate::decision::Emitter;
 use crate::member::HeldRequest;
-use crate::rebalance::{activate_if_loaded, answer_sync, propagate_assignment};
+use crate::rebalance::{activate_if_loaded, answer_sync, propagate_assignment, record_completed_generation};
 use crate::record::GroupEvent;
 use crate::request::{RequestId, Response};
 use crate::responses::{sync_error, sync_ok};
@@ -79,6 +79,8 @@ fn decide(
                     .map(|a| (a.member_id.as_str().to_owned(), a.assignment.clone()))
                     .collect();
                 em.event(group_id, GroupEvent::AssignmentsSet { assignments });
+                // History first: the group's own record stays the last one written, as in Kafka.
+                record_completed_generation(em, group_id);
                 em.emit_group_metadata(group_id);
                 propagate_assignment(em, group_id, None);
                 em.event(group_id, GroupEvent::StateChanged { state: GroupState::Stable, at_ms: em.now_ms });

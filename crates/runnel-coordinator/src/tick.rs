@@ -4,9 +4,11 @@
 //! and removes empty groups that have none left (Kafka's `cleanupGroupMetadata`).
 
 use crate::decision::Emitter;
+use crate::history::RebalanceReason;
 use crate::rebalance::{
-    activate_if_loaded, complete_join, prepare_rebalance, remove_member, remove_member_and_update_group,
-    remove_pending_member_and_update_group, try_complete_initial_rebalance_else_schedule,
+    activate_if_loaded, complete_join, prepare_rebalance, remove_member,
+    remove_member_and_update_group, remove_pending_member_and_update_group, tombstone_group,
+    try_complete_initial_rebalance_else_schedule,
 };
 use crate::record::{GroupEvent, Record};
 use crate::state::GroupState;
@@ -85,13 +87,13 @@ fn expire_pending_sync(em: &mut Emitter<'_>, group_id: &str) {
     for member_id in pending {
         let is_member = em.group(group_id).is_some_and(|g| g.has_member(&member_id));
         if is_member {
-            remove_member(em, group_id, &member_id);
+            remove_member(em, group_id, &member_id, RebalanceReason::RebalanceTimeout);
         } else {
             // A static member's replaced id (see `ClassicGroup::pending_sync_members`).
             em.event(group_id, GroupEvent::PendingSyncRemoved { member_id });
         }
     }
-    prepare_rebalance(em, group_id);
+    prepare_rebalance(em, group_id, RebalanceReason::RebalanceTimeout);
 }
 
 /// Kafka's `cleanupGroupMetadata`: per group, expire the offsets whose retention has passed
@@ -132,7 +134,7 @@ fn expire_offsets(em: &mut Emitter<'_>) {
             em.emit(Record::OffsetTombstone { group_id: group_id.clone(), topic, partition });
         }
         if delete_group {
-            em.emit(Record::GroupTombstone { group_id });
+            tombstone_group(em, &group_id);
         }
     }
 }
