@@ -96,8 +96,10 @@ export function assignmentDiagram(group) {
     h('figcaption', {}, `${partitions.length} partition${partitions.length === 1 ? '' : 's'} (left) → ${members.length} member${members.length === 1 ? '' : 's'} (right). ${desc}.`));
 }
 
+const LAG_TICKS = 5;
+
 function niceMax(v) {
-  if (v <= 4) return 4;
+  if (v <= LAG_TICKS) return LAG_TICKS;
   const mag = 10 ** Math.floor(Math.log10(v));
   for (const m of [1, 2, 2.5, 5, 10]) if (m * mag >= v) return m * mag;
   return 10 * mag;
@@ -129,8 +131,8 @@ export function lagChart(lag) {
   const y = (v) => C.top + plotH - (v / maxLag) * plotH;
 
   const grid = [];
-  for (let i = 0; i <= 4; i++) {
-    const v = (maxLag / 4) * i;
+  for (let i = 0; i <= LAG_TICKS; i++) {
+    const v = (maxLag / LAG_TICKS) * i;
     grid.push(s('line', { class: 'gridline', x1: C.left, x2: C.width - C.right, y1: y(v), y2: y(v) }),
       s('text', { x: C.left - 6, y: y(v) + 4, 'text-anchor': 'end' }, num(Math.round(v))));
   }
