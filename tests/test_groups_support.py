@@ -262,7 +262,19 @@ class MemberProcess:
         except OSError:
             err = "(no stderr)"
         return (f"--- {self.label}: last {len(shown)} of {len(evs)} events ---\n" + "\n".join(shown)
+                + self._membership_diagnostics(evs)
                 + f"\n--- {self.label} stderr tail ---\n{err}")
+
+    def _membership_diagnostics(self, evs: list[dict]) -> str:
+        """What each member holds and the last listener and lifecycle events: a busy
+        consumer's records and commits push those out of the plain event tail, and they are
+        what a rebalance that never settles is diagnosed from."""
+        members = sorted({e["m"] for e in evs if "m" in e})
+        held = "; ".join(f"m{m}: {self.assignment(m)}" for m in members)
+        lifecycle = [json.dumps(e) for e in evs if e["ev"] not in ("records", "commit", "positioned")]
+        return (f"\n--- {self.label}: assignment per member ---\n{held}"
+                f"\n--- {self.label}: last {min(len(lifecycle), DIAG_EVENTS)} of {len(lifecycle)} "
+                f"listener and lifecycle events ---\n" + "\n".join(lifecycle[-DIAG_EVENTS:]))
 
 
 @pytest.fixture
