@@ -230,6 +230,23 @@ async function dryRun(page, to) {
   return rows;
 }
 
+/** Auto-refresh rebuilds the offsets table every few seconds; a reader tabbed onto one of
+ * its links must still be on that link afterwards. */
+async function checkRefreshKeepsFocus(page) {
+  const link = page.locator('#offsets-table a').first();
+  if (!check(await link.count() === 1, 'group: no link in the offsets table')) return;
+  await link.focus();
+  const href = await link.getAttribute('href');
+  const before = await page.textContent('#updated');
+  await waitInPage(page, 'an auto-refresh', (b) => document.getElementById('updated').textContent !== b, before);
+  const focused = await page.evaluate(() => {
+    const a = document.activeElement;
+    return a?.closest('#offsets-table') ? a.getAttribute('href') : `${a?.tagName} outside the table`;
+  });
+  seen.focus_after_refresh = focused;
+  check(focused === href, `auto-refresh moved the focus: ${focused}, want the link ${href}`);
+}
+
 async function phaseLive(context, pageErrors) {
   let page = await open(context, pageErrors, '#/');
   await checkOverview(page);
@@ -242,6 +259,7 @@ async function phaseLive(context, pageErrors) {
   await dryRun(page, 'earliest');
   check(await page.locator('#reset-execute').count() === 0, 'reset: Execute offered while the group is not Empty');
   check(await page.locator('#reset-execute-unavailable').count() === 1, 'reset: no explanation why Execute is not offered');
+  await checkRefreshKeepsFocus(page);
   await shoot(page, 'group-light');
   for (const [hash, name] of [['#/', 'overview-dark'], [`#/topics/${encodeURIComponent(config.topic)}`, 'topic-dark'],
     [`#/groups/${encodeURIComponent(config.group)}`, 'group-dark']]) {
