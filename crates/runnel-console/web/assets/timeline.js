@@ -42,7 +42,8 @@ export function timelineView(history) {
         h('ul', {},
           (g.joined ?? []).map((m) => h('li', { class: 'joined', dataset: { clientId: m.client_id ?? '' } }, `Joined: ${who(m)}`)),
           (g.left ?? []).map((m) => h('li', { class: 'left', dataset: { clientId: m.client_id ?? '' } },
-            `Left: ${who(m)}${m.reason ? ` (${REASONS[m.reason] ? m.reason.replace(/_/g, ' ') : m.reason})` : ''}`)),
+            `Left: ${who(m)}${m.reason ? ` (${String(m.reason).replace(/_/g, ' ')})` : ''}`)),
+          g.left_omitted ? h('li', { class: 'left-omitted' }, `and ${g.left_omitted} more left`) : null,
           moves.length ? h('li', { class: 'moves' }, `Moved ${moves.length} partition${moves.length === 1 ? '' : 's'}: `,
             moves.map((mv) => `${mv.topic}-${mv.partition} ${name(mv.from)} → ${name(mv.to)}`).join('; ')) : null));
     }));
