@@ -221,6 +221,31 @@ impl Harness {
         loaded
     }
 
+    /// A coordinator loaded from the log as compaction leaves it once tombstones are gone: the
+    /// last record of each key, in log order, and no tombstones.
+    pub fn compacted(&self) -> GroupCoordinator {
+        let mut last: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
+        for (i, record) in self.log.iter().enumerate() {
+            let (key, _) = encode(record).expect("persisted records encode");
+            last.insert(key.expect("keys are always present"), i);
+        }
+        let mut kept: Vec<usize> = last.into_values().collect();
+        kept.sort_unstable();
+        let mut loaded = GroupCoordinator::new(self.coordinator.config().clone());
+        for i in kept {
+            let record = &self.log[i];
+            if encode(record).is_some_and(|(_, value)| value.is_some()) {
+                loaded.replay(record);
+            }
+        }
+        loaded
+    }
+
+    /// Every group id any persisted record named.
+    pub fn logged_groups(&self) -> BTreeSet<String> {
+        self.log.iter().filter_map(|r| r.group_id().map(str::to_owned)).collect()
+    }
+
     /// Joins `n` fresh dynamic members with v9 (MEMBER_ID_REQUIRED, then rejoin), completes
     /// the rebalance and syncs (the leader assigns `assignment-<member>`). Returns the member
     /// ids (leader first) and the generation.
