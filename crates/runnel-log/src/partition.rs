@@ -35,7 +35,8 @@ pub struct PartitionLog {
     pub(crate) config: LogConfig,
     pub(crate) segments: Vec<Segment>,
     pub(crate) log_start_offset: i64,
-    /// Every offset below this is synced, with the indexes of its segments.
+    /// Every offset below this is synced, with the indexes of every segment before the one
+    /// holding it (recovery rebuilds that segment's indexes, so group commit leaves them out).
     pub(crate) recovery_point: i64,
     /// The checkpoint as last written to disk.
     pub(crate) persisted: Checkpoint,
@@ -315,6 +316,11 @@ impl PartitionLog {
     /// roll) are synced here, under the lock: rare and small. The caller runs
     /// [`PendingFlush::sync`] without the lock and then must call
     /// [`PartitionLog::finish_flush`].
+    ///
+    /// The active segment's indexes are left out (they stay dirty): recovery rebuilds the
+    /// indexes of every segment from the one holding the recovery point on, so they carry no
+    /// durability; they are synced once the segment is no longer active, by the next flush.
+    /// That makes a group commit one fdatasync per partition instead of three.
     pub fn begin_flush(&mut self) -> Result<Option<PendingFlush>, LogError> {
         self.ensure_usable()?;
         let target_offset = self.log_end_offset();
@@ -328,11 +334,14 @@ impl PartitionLog {
             }
             self.dir_dirty = false;
         }
-        let from = self.segment_index_for(self.recovery_point).unwrap_or(0);
+        // From the segment holding the last durable offset: when the recovery point sits on a
+        // segment boundary, the segment before it may still have unsynced indexes.
+        let from = self.segment_index_for(self.recovery_point.saturating_sub(1)).unwrap_or(0);
         let force = self.flush_in_flight;
+        let active = self.segments.len() - 1;
         let mut files = Vec::new();
-        for segment in &mut self.segments[from..] {
-            segment.take_sync_handles(force, &mut files);
+        for (i, segment) in self.segments.iter_mut().enumerate().skip(from) {
+            segment.take_sync_handles(force, i != active, &mut files);
         }
         self.flush_in_flight = true;
         Ok(Some(PendingFlush { target_offset, files }))

@@ -518,19 +518,22 @@ impl Segment {
     /// in flight, the flags it cleared no longer mean "on disk".
     pub fn sync_all(&mut self) -> io::Result<()> {
         let mut handles = Vec::new();
-        self.take_sync_handles(true, &mut handles);
+        self.take_sync_handles(true, true, &mut handles);
         handles.iter().try_for_each(|handle| handle.sync())
     }
 
     /// Handles that sync, later and outside the log's lock, every file of this segment with
-    /// unsynced changes (every file, with `force`); the segment then counts as clean, so the
-    /// caller must run the handles or fail the log.
-    pub fn take_sync_handles(&mut self, force: bool, out: &mut Vec<Box<dyn FileSync>>) {
+    /// unsynced changes (every file, with `force`); those files then count as clean, so the
+    /// caller must run the handles or fail the log. Without `with_indexes` only the log file
+    /// is taken and the indexes stay dirty: see [`crate::PartitionLog::begin_flush`].
+    pub fn take_sync_handles(&mut self, force: bool, with_indexes: bool, out: &mut Vec<Box<dyn FileSync>>) {
         if std::mem::take(&mut self.log_dirty) || force {
             out.push(self.log.sync_handle());
         }
-        out.extend(self.offset_index.take_sync(force));
-        out.extend(self.time_index.take_sync(force));
+        if with_indexes {
+            out.extend(self.offset_index.take_sync(force));
+            out.extend(self.time_index.take_sync(force));
+        }
     }
 
     /// The batch holding `offset` (or the first after it): its position and header.
