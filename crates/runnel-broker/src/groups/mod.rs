@@ -7,8 +7,13 @@
 //! coordinator holds (a JoinGroup waiting for the rebalance, a SyncGroup waiting for the
 //! leader) keeps its connection waiting on a oneshot channel until a later decision answers
 //! it. If the write fails, nothing is replayed and only the requester gets an error.
+//!
+//! The coordinator's rebalance history is part of that state: its records go to the group's
+//! partition with the rest, and `history` reads it for the admin API.
 
 mod log_records;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,8 +21,8 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use runnel_coordinator::{
-    encode, partition_for_group, CoordinatorConfig, Decision, GroupCoordinator, KnownTopics, Request, RequestId,
-    RequestKind, Response,
+    encode, partition_for_group, CoordinatorConfig, Decision, GroupCoordinator, GroupHistory, KnownTopics, Request,
+    RequestId, RequestKind, Response,
 };
 use runnel_protocol::kafka_protocol::error::ResponseError;
 use tokio::sync::{oneshot, Notify};
@@ -203,6 +208,19 @@ impl GroupService {
             partition.append(&mut batch, now).map_err(PersistError::Append)?;
         }
         Ok(())
+    }
+
+    /// Runs `f` on the coordinator as it is now, for read-only views (the admin API). Keep
+    /// `f` short: group requests wait while it runs.
+    pub fn inspect<T>(&self, f: impl FnOnce(&GroupCoordinator) -> T) -> T {
+        f(&self.state.lock().coordinator)
+    }
+
+    /// The group's rebalance history, oldest generation first (replayed from
+    /// `__consumer_offsets` at load like the rest of the group); `None` when neither the group
+    /// nor any history of it exists.
+    pub fn history(&self, group_id: &str) -> Option<GroupHistory> {
+        self.state.lock().coordinator.history(group_id)
     }
 
     /// What the broker knows of the topics a request names.
