@@ -7,6 +7,7 @@
 //! line; where Kafka prints an error and exits 0, this prints `runnel: <error>` and fails.
 
 mod describe;
+mod history;
 mod reset;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -75,6 +76,11 @@ pub enum GroupCommand {
         Examples:\n  runnel group delete-offsets --group billing --topic orders\n  \
         runnel group delete-offsets --group billing --topic orders:0,1 --topic payments")]
     DeleteOffsets(DeleteOffsetsArgs),
+    /// A group's rebalance history: generations, reasons, joins, leaves and partition moves.
+    #[command(after_help = "Read from the broker's admin HTTP listener (--admin-url, env RUNNEL_ADMIN_URL), which\n\
+        keeps the last 50 completed generations per group.\n\n\
+        Examples:\n  runnel group history billing\n  runnel group history billing --admin-url http://10.0.0.5:9644 --format json")]
+    History(history::HistoryArgs),
 }
 
 #[derive(Args, Debug)]
@@ -139,14 +145,21 @@ pub async fn run(args: GroupArgs) -> anyhow::Result<()> {
             }
         }
         GroupCommand::List(_) | GroupCommand::Describe(_) | GroupCommand::Delete(_) => {}
+        GroupCommand::History(_) => {}
     }
+    // The history comes from the admin HTTP listener, not a Kafka connection.
+    let command = match args.command {
+        GroupCommand::History(history) => return history::run(history, format).await,
+        command => command,
+    };
     let admin = args.global.admin().await?;
-    match args.command {
+    match command {
         GroupCommand::List(list) => list_groups(&admin, list, format).await,
         GroupCommand::Describe(describe) => describe::run(&admin, describe, format).await,
         GroupCommand::ResetOffsets(reset) => reset::run(&admin, reset, format).await,
         GroupCommand::Delete(delete) => delete_groups(&admin, delete, format).await,
         GroupCommand::DeleteOffsets(delete) => delete_offsets(&admin, delete, format).await,
+        GroupCommand::History(history) => history::run(history, format).await,
     }
 }
 
