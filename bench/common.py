@@ -3,7 +3,7 @@ broker process figures from /proc, topic creation, medians and ranges, the machi
 description and the in-place rewrite of a Markdown results section.
 
 Public API:
-- LoadGenerator(workdir, pin): .produce(...) / .consume(...) run Kafka's ProducerPerformance /
+- LoadGenerator(workdir, pin, jvm_opts): .produce(...) / .consume(...) run Kafka's ProducerPerformance /
   ConsumerPerformance (one server JVM each, pinned to CLIENT_CPU), .run(...) any Java main
   class against the Kafka jars (extra class path allowed).
 - cpu_seconds(pid), memory_kib(pid): utime+stime and (VmRSS, VmHWM) of a process.
@@ -75,14 +75,15 @@ class LoadGenerator:
     """Runs Kafka's perf tools (or another Java main class) in one JVM each, optionally
     pinned to the client CPU."""
 
-    def __init__(self, workdir: Path, pin: bool):
+    def __init__(self, workdir: Path, pin: bool, jvm_opts: list[str] = LOADGEN_JVM_OPTS):
         self.log4j = workdir / "loadgen-log4j2.xml"
         self.log4j.write_text(LOG4J2_XML)
         self.pin = pin
+        self.jvm_opts = list(jvm_opts)
 
     def command(self, main_class: str, args: list[str], extra_classpath: list[Path] = ()) -> list[str]:
         classpath = os.pathsep.join([*(str(p) for p in extra_classpath), str(KAFKA_LIBS / "*")])
-        cmd = [JAVA_BIN, *LOADGEN_JVM_OPTS, f"-Dlog4j2.configurationFile={self.log4j}", "-cp", classpath,
+        cmd = [JAVA_BIN, *self.jvm_opts, f"-Dlog4j2.configurationFile={self.log4j}", "-cp", classpath,
                main_class, *args]
         if self.pin:
             cmd = ["taskset", "-c", CLIENT_CPU, *cmd]
