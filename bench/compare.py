@@ -558,7 +558,7 @@ def report(cmp: Comparison, args, info: dict[str, str], probes: list[tuple[str, 
     load_text = "; ".join(f"{label}: " + " / ".join(f"{x:.2f}" for x in values) for label, values in loads)
     lines = [f"Run {when}: `{args.command}`" + (f" ({args.label})" if args.label else ""), "",
              f"- machine: {info['nproc']} CPUs ({info['cpu']}), kernel {info['kernel']}; {info['java']}",
-             f"- Runnel at commit {info['commit']} (binary built {info['runnel binary built']}); "
+             f"- repository HEAD {info['commit']}; Runnel binary built {info['runnel binary built']} (may predate HEAD); "
              f"Kafka from {info['kafka jars']}",
              *(f"- storage probe {label}: {describe(result)}" for label, result in probes),
              f"- per run: {'/'.join(map(str, args.partition_counts))} partitions; acks=1 {sizes.produce_mib:g} MiB, acks=all + fsync {sizes.fsync_mib:g} MiB, "

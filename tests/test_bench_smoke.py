@@ -15,9 +15,16 @@ import pytest
 from harness.paths import REPO_ROOT, VENV_PYTHON
 
 TLS_BENCH = REPO_ROOT / "bench" / "tls.py"
+COMPARE_BENCH = REPO_ROOT / "bench" / "compare.py"
 # Two broker starts, 8 JVM tool runs and 2,000 records each: about a minute on 2 busy cores.
 TLS_SMOKE_TIMEOUT_S = 400
 TABLE_ROW = re.compile(r"^\| (runnel|kafka) \| (PLAINTEXT|SSL) \|", re.MULTILINE)
+# Four broker starts (two after kill -9), about 20 short JVM tool runs, two latency runs and
+# two rebalances: two to four minutes on 2 busy cores.
+COMPARE_SMOKE_TIMEOUT_S = 300
+COMPARE_GROUPS = ("produce", "consume", "latency", "memory", "startup", "rebalance")
+NUMBER = re.compile(r"^[\d,]+(\.\d+)?( \([\d,.]+-[\d,.]+\))?$")
+COMPARE_MARKERS = ("<!-- RESULTS_BEGIN (written by bench/compare.py --output) -->", "<!-- RESULTS_END -->")
 
 
 @pytest.mark.timeout(TLS_SMOKE_TIMEOUT_S + 30)
@@ -43,3 +50,50 @@ def test_tls_bench_smoke_runs_both_brokers_over_both_listeners(tmp_path):
     text = doc.read_text()
     assert text.startswith("# Kept heading\n") and text.rstrip().endswith("Kept notes."), text
     assert "stale results" not in text and "| runnel | SSL |" in text, text
+
+
+def _compare_table_rows(report: str) -> dict[str, list[list[str]]]:
+    """Group name -> the cells of each row of that group's table."""
+    groups: dict[str, list[list[str]]] = {}
+    current = None
+    for line in report.splitlines():
+        if line.startswith("**") and line.endswith("**"):
+            current = line.strip("*")
+            groups[current] = []
+        elif current and line.startswith("| ") and not line.startswith(("| row |", "|---")):
+            groups[current].append([c.strip() for c in line.strip("|").split("|")])
+    return groups
+
+
+@pytest.mark.timeout(COMPARE_SMOKE_TIMEOUT_S + 30)
+def test_compare_bench_smoke_measures_every_row_on_both_brokers(tmp_path):
+    begin, end = COMPARE_MARKERS
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text(f"# Kept heading\n\n{begin}\nstale results\n{end}\n\nKept notes.\n")
+    raw = tmp_path / "compare.json"
+    res = subprocess.run([str(VENV_PYTHON), str(COMPARE_BENCH), "--smoke", "--output", str(doc), "--json", str(raw)],
+                         capture_output=True, text=True, timeout=COMPARE_SMOKE_TIMEOUT_S, cwd=REPO_ROOT)
+    assert res.returncode == 0, f"exit {res.returncode}\n--- stdout ---\n{res.stdout}--- stderr ---\n{res.stderr}"
+    assert "No step failed." in res.stdout, res.stdout
+
+    groups = _compare_table_rows(res.stdout)
+    assert sorted(groups) == sorted(COMPARE_GROUPS), res.stdout
+    for group, rows in groups.items():
+        assert rows, f"{group} has no rows\n{res.stdout}"
+        for label, unit, better, runnel, kafka, ratio in rows:
+            assert NUMBER.match(runnel) and NUMBER.match(kafka), f"{group}: {label} ({unit}) lacks a number"
+            if better:
+                assert NUMBER.match(ratio), f"{group}: {label} ({unit}) lacks a ratio"
+
+    data = json.loads(raw.read_text())
+    assert data["failures"] == [], data["failures"]
+    measured = {(s["row"], s["broker"]) for s in data["samples"]}
+    rows = {r for r, _ in measured}
+    assert measured == {(r, b) for r in rows for b in ("runnel", "kafka")}, measured
+    assert sum(len(v) for v in groups.values()) == len(rows), (sorted(rows), res.stdout)
+    durable = [s["value"] for s in data["samples"] if s["row"] == "fsync-check-durable"]
+    assert len(durable) == 2 and min(durable) >= 1, durable
+
+    text = doc.read_text()
+    assert text.startswith("# Kept heading\n") and text.rstrip().endswith("Kept notes."), text
+    assert "stale results" not in text and "| end-to-end latency p99 |" in text, text
