@@ -17,7 +17,13 @@ const CHROMIUM = process.env.RUNNEL_CHROMIUM ?? '/usr/bin/chromium';
 // Never let Chromium phone home or fetch components: the test machine has no Internet.
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const WAIT_MS = 30000;
+const WAIT_MS = 20000;
+const ACTION_TIMEOUT_MS = 5000;
+// The whole run stays inside this, so a broken page fails with a report rather than being
+// killed by the caller's timeout.
+const RUN_BUDGET_MS = Number(process.env.RUNNEL_CONSOLE_BUDGET_MS ?? 60000);
+const runDeadline = Date.now() + RUN_BUDGET_MS;
+const waitMs = () => Math.max(1000, Math.min(WAIT_MS, runDeadline - Date.now()));
 const VIEWPORT = { width: 1280, height: 900 };
 
 const config = JSON.parse(readFileSync(process.argv[2], 'utf8'));
@@ -65,7 +71,13 @@ async function open(context, pageErrors, hash, colorScheme = 'light') {
     if (/Failed to load resource.*404/.test(msg.text()) && /\/history$/.test(msg.location()?.url ?? '')) return;
     pageErrors.push(`console error on ${hash}: ${msg.text()} (${msg.location()?.url ?? ''})`);
   });
-  await page.goto(`${config.admin_url}/${hash}`, { waitUntil: 'load', timeout: WAIT_MS });
+  // Every element is waited for (waitInPage) before it is used; an action never waits long.
+  page.setDefaultTimeout(ACTION_TIMEOUT_MS);
+  const res = await page.goto(`${config.admin_url}/${hash}`, { waitUntil: 'load', timeout: WAIT_MS });
+  // A hash change within the loaded page is a same-document navigation: no response.
+  if ((res && !res.ok()) || await page.locator('main#main').count() !== 1) {
+    throw new Error(`${config.admin_url}/ is not the console (HTTP ${res?.status()}): ${(await page.content()).slice(0, 300)}`);
+  }
   return page;
 }
 
@@ -81,10 +93,10 @@ async function shoot(page, name) {
 /** Polls fn in the page until it returns a truthy value (or fails with what it last saw). */
 async function waitInPage(page, what, fn, arg) {
   try {
-    const handle = await page.waitForFunction(fn, arg, { timeout: WAIT_MS, polling: 250 });
+    const handle = await page.waitForFunction(fn, arg, { timeout: waitMs(), polling: 250 });
     return await handle.jsonValue();
   } catch (e) {
-    failures.push(`${what}: not within ${WAIT_MS} ms (${e.message.split('\n')[0]})`);
+    failures.push(`${what}: not in time (${e.message.split('\n')[0]})`);
     return null;
   }
 }
