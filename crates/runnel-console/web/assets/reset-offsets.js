@@ -100,11 +100,16 @@ export function resetOffsetsForm(groupId) {
         caption: 'Nothing has changed yet.',
         columns: [{ label: 'Topic' }, { label: 'Partition', num: true }, { label: 'Current offset', num: true },
           { label: 'New offset', num: true }, { label: 'Change', num: true }],
-        rows: previewed.plan.map((r) => ({
-          cells: [r.topic, String(r.partition), r.current_offset < 0 ? 'none' : num(r.current_offset), num(r.new_offset),
-            r.current_offset < 0 ? '–' : `${r.new_offset - r.current_offset >= 0 ? '+' : ''}${num(r.new_offset - r.current_offset)}`],
-          attrs: { dataset: { topic: r.topic, partition: r.partition, current: r.current_offset, new: r.new_offset } },
-        })),
+        rows: previewed.plan.map((r) => {
+          // No committed offset yet: null (or -1, as OffsetFetch says it).
+          const committed = typeof r.current_offset === 'number' && r.current_offset >= 0;
+          const change = r.new_offset - r.current_offset;
+          return {
+            cells: [r.topic, String(r.partition), committed ? num(r.current_offset) : 'none', num(r.new_offset),
+              committed ? `${change >= 0 ? '+' : ''}${num(change)}` : '–'],
+            attrs: { dataset: { topic: r.topic, partition: r.partition, current: committed ? r.current_offset : 'none', new: r.new_offset } },
+          };
+        }),
         empty: 'The plan is empty: nothing to reset for that choice.',
       }));
       announce(`Dry run: ${previewed.plan.length} partitions would be reset`);
