@@ -4,7 +4,8 @@ Public API:
 - RunnelBroker, KafkaBroker: start()/stop()/kill()/restart()/revive()/close(), .bootstrap, .port,
   .data_dir, .config (Kafka server.properties keys, applied on every start), .output_tail();
   extra_listeners={"SSL": "SSL"} (name -> security protocol) adds listeners on their own ports
-  beside the PLAINTEXT one, reached through .listener_bootstrap(name).
+  beside the PLAINTEXT one, reached through .listener_bootstrap(name). RunnelBroker also has
+  .admin_url, its admin HTTP listener on a free loopback port.
 - certs.make_certs(dir): a throwaway CA and certificates; tls_clients: the user story over SSL.
 - BROKER_KINDS and make_broker(kind, config, ...): either broker by name.
 - run_client(...): run a tests/clients script in a venv and parse its JSON result.

@@ -1,5 +1,7 @@
 """RunnelBroker: target/release/runnel serve on a free loopback port and a private log dir
-(plus any extra_listeners, each on its own free port).
+(plus any extra_listeners, each on its own free port, and the admin HTTP listener on another
+free loopback port: .admin_url, e.g. http://127.0.0.1:PORT; https when the config sets
+admin.listener.security.protocol=SSL).
 
 Settings reach the binary as repeated `--override key=value` (Kafka server.properties
 keys); an optional config_file is passed as `--config FILE`.
@@ -11,7 +13,7 @@ import os
 from pathlib import Path
 
 from .paths import RUNNEL_BIN
-from .ports import LOOPBACK
+from .ports import LOOPBACK, free_port
 from .process import BrokerProcess, BrokerStartError
 
 
@@ -24,9 +26,17 @@ class RunnelBroker(BrokerProcess):
         super().__init__(config, **kwargs)
         self.binary = Path(binary) if binary is not None else RUNNEL_BIN
         self.config_file = Path(config_file) if config_file is not None else None
+        # Kept across restarts, like the Kafka port, so admin_url stays valid.
+        self.admin_port = free_port()
         self.env.setdefault("RUST_BACKTRACE", "1")
         # Plain text in the captured output (tracing-subscriber honours NO_COLOR).
         self.env.setdefault("NO_COLOR", "1")
+
+    @property
+    def admin_url(self) -> str:
+        """Base URL of the admin HTTP listener (no trailing slash)."""
+        ssl = self.config.get("admin.listener.security.protocol", "PLAINTEXT").strip().upper() == "SSL"
+        return f"{'https' if ssl else 'http'}://{LOOPBACK}:{self.admin_port}"
 
     def prepare(self) -> None:
         if not os.access(self.binary, os.X_OK):
@@ -40,6 +50,7 @@ class RunnelBroker(BrokerProcess):
         settings = {
             "listeners": ",".join([f"PLAINTEXT://{LOOPBACK}:{self.port}", *self.extra_listener_uris()]),
             "log.dirs": str(self.data_dir),
+            "admin.listener": f"{LOOPBACK}:{self.admin_port}",
         }
         if self.extra_listeners:
             # Kafka's default map, plus any custom listener names.

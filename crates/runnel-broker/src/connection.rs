@@ -159,10 +159,12 @@ async fn serve_stream<S>(
             }
         };
         out.clear();
+        let timer = ctx.request_metrics.start(&body);
         if let Err(closed) = answer(&ctx, body, &session, &mut out, &shutdown).await {
             tracing::warn!(%peer, %listener, %principal, "closing connection: {closed}");
             return;
         }
+        timer.finish(out.len());
         if !out.is_empty() {
             // TLS buffers records: the flush is what puts them on the wire.
             let written = async {

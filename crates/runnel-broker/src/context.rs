@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::acl::Authorization;
+use crate::admin::RequestMetrics;
 use crate::config::BrokerConfig;
 use crate::groups::GroupService;
 use crate::producer_ids::ProducerIdAllocator;
@@ -57,6 +58,8 @@ pub struct BrokerContext {
     pub scram_credentials: ScramCredentialStore,
     /// ACLs, when an authorizer is configured; handlers ask through `handlers::authorize`.
     pub authorization: Authorization,
+    /// Per-API request counts, latencies and bytes, for the admin listener's /metrics.
+    pub request_metrics: RequestMetrics,
 }
 
 /// Wall-clock milliseconds since the epoch, the unit of every Kafka timestamp.
@@ -99,6 +102,7 @@ pub(crate) mod testing {
             producer_ids: ProducerIdAllocator::open(dir).expect("test producer ids"),
             scram_credentials: crate::sasl::ScramCredentialStore::open(dir).expect("test SCRAM credentials"),
             authorization: crate::acl::Authorization::disabled(),
+            request_metrics: crate::admin::RequestMetrics::default(),
         }
     }
 }

@@ -9,10 +9,12 @@
 //! - `sasl`: SASL authentication (PLAIN, SCRAM) before a SASL listener serves, SCRAM credentials;
 //! - `handlers`: one module per Kafka API, pure functions of (context, request);
 //! - `topics`: the topic registry and partitions (the replication seam lives there);
+//! - `admin`: the admin HTTP listener: health, Prometheus metrics, the JSON API, the console;
 //! - `acl`: authorization (Kafka's StandardAuthorizer): the pure decision and the persisted ACLs;
 //! - `context`: what handlers may read; `producer_ids`, `cluster_meta`: small persisted state.
 
 pub mod acl;
+pub mod admin;
 pub mod config;
 mod cluster_meta;
 mod connection;

@@ -24,6 +24,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::acl::{AclStoreError, Authorization};
+use crate::admin::AdminHandle;
 use crate::config::listener::{Listener, SecurityProtocol};
 use crate::config::BrokerConfig;
 use crate::connection::ServedListener;
@@ -66,6 +67,7 @@ pub enum BrokerError {
 pub struct Broker {
     ctx: Arc<BrokerContext>,
     listeners: Vec<(TcpListener, Arc<ServedListener>)>,
+    admin: Option<AdminHandle>,
 }
 
 impl Broker {
@@ -112,8 +114,9 @@ impl Broker {
             groups,
             scram_credentials,
             authorization,
+            request_metrics: crate::admin::RequestMetrics::default(),
         });
-        Ok(Self { ctx, listeners })
+        Ok(Self { ctx, listeners, admin: None })
     }
 
     /// The bound address of every listener, in `listeners` order.
@@ -124,6 +127,18 @@ impl Broker {
     /// The bound address of the listener called `name` (upper-cased, as in `listeners`).
     pub fn local_addr_of(&self, name: &str) -> Option<SocketAddr> {
         self.listeners.iter().find(|(_, served)| &*served.name == name).and_then(|(listener, _)| listener.local_addr().ok())
+    }
+
+    /// Hands the running admin listener the broker: from now on it answers everything and
+    /// /readyz is 200. `run` samples consumer lag for it and waits for it at shutdown.
+    pub fn attach_admin(&mut self, admin: AdminHandle) {
+        admin.state.set_ready(self.ctx.clone());
+        self.admin = Some(admin);
+    }
+
+    /// The admin listener's bound address, once attached.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|admin| admin.local_addr)
     }
 
     pub fn log_dir(&self) -> &std::path::Path {
@@ -142,6 +157,14 @@ impl Broker {
         let ctx = self.ctx.clone();
         let timers_shutdown = shutdown.clone();
         background.spawn(async move { ctx.groups.run_timers(&ctx.topics, timers_shutdown).await });
+        if let Some(admin) = self.admin {
+            background.spawn(crate::admin::sample_lag(admin.state.clone(), shutdown.clone()));
+            background.spawn(async move {
+                if let Err(error) = admin.task.await {
+                    tracing::error!(%error, "admin listener failed");
+                }
+            });
+        }
         shutdown.cancelled().await;
         tracing::info!("shutting down: finishing in-flight requests");
         let drained = tokio::time::timeout(Duration::from_millis(SHUTDOWN_DRAIN_MS_MAX), async {

@@ -14,6 +14,7 @@ use anyhow::Context;
 use clap::error::ErrorKind;
 use clap::{Args, Parser, Subcommand};
 use runnel_broker::config::{parse_override, BrokerConfig};
+use runnel_broker::admin::AdminServer;
 use runnel_broker::Broker;
 use tokio_util::sync::CancellationToken;
 
@@ -147,13 +148,21 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async {
-        let broker = Broker::bind(config).await?;
+        let shutdown = CancellationToken::new();
+        // The admin listener answers /healthz (and /readyz 503) while storage recovers.
+        let admin = match AdminServer::bind(&config).await? {
+            Some(admin) => Some(admin.serve(shutdown.clone())?),
+            None => None,
+        };
+        let mut broker = Broker::bind(config).await?;
+        if let Some(admin) = admin {
+            broker.attach_admin(admin);
+        }
         let data = std::fs::canonicalize(broker.log_dir()).unwrap_or_else(|_| broker.log_dir().to_path_buf());
         for addr in broker.local_addrs() {
             tracing::info!("Runnel {} listening on {addr}", env!("CARGO_PKG_VERSION"));
         }
         tracing::info!("data in {}", data.display());
-        let shutdown = CancellationToken::new();
         tokio::spawn(cancel_on_signal(shutdown.clone()));
         broker.run(shutdown).await;
         anyhow::Ok(())

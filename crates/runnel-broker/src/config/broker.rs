@@ -85,6 +85,8 @@ pub struct BrokerConfig {
     pub num_network_threads: i32,
     /// authorizer.class.name, super.users, allow.everyone.if.no.acl.found.
     pub authorizer: super::authorizer::AuthorizerConfig,
+    /// admin.listener, admin.listener.security.protocol, admin.basic.auth.users (Runnel's own).
+    pub admin: super::admin::AdminConfig,
     /// Every key the user set (file, then overrides; last wins), raw values, unknown keys too.
     /// DescribeConfigs reports these as STATIC_BROKER_CONFIG.
     pub explicit: BTreeMap<String, String>,
@@ -197,7 +199,7 @@ fn build(raw: BTreeMap<String, (String, Origin)>) -> Result<(BrokerConfig, Vec<C
         values.insert(spec.name, value);
     }
     for (key, (_, origin)) in &raw {
-        if catalog::broker_key(key).is_some() || super::ssl::is_honoured_ssl_key(key) || super::sasl::is_honoured_sasl_key(key) || super::authorizer::is_authorizer_key(key) {
+        if catalog::broker_key(key).is_some() || super::ssl::is_honoured_ssl_key(key) || super::sasl::is_honoured_sasl_key(key) || super::authorizer::is_authorizer_key(key) || super::admin::is_admin_key(key) {
             continue;
         }
         let warning = match catalog::classify_untyped(key) {
@@ -227,6 +229,7 @@ fn derive(values: TypedValues, explicit: BTreeMap<String, String>, warnings: &mu
         derive_listeners(&values, &explicit, warnings)?;
     let log_dirs = derive_log_dirs(&values, &explicit)?;
     let authorizer = super::authorizer::derive(values.string("authorizer.class.name")?, &explicit)?;
+    let admin = super::admin::derive(&explicit)?;
 
     let log_roll_ms = match values.opt_long("log.roll.ms")? {
         Some(ms) => ms,
@@ -342,6 +345,7 @@ fn derive(values: TypedValues, explicit: BTreeMap<String, String>, warnings: &mu
         num_io_threads: values.int("num.io.threads")?,
         num_network_threads: values.int("num.network.threads")?,
         authorizer,
+        admin,
         explicit,
         values,
     })

@@ -73,6 +73,10 @@
 //! | listener.name.<l>.<mechanism>.sasl.jaas.config | none | PLAIN's users (`user_<name>="<password>"`); a bare sasl.jaas.config is ignored, as Kafka does |
 //! | sasl.server.max.receive.size | 524288 | the largest frame before authentication |
 //!
+//! | admin.listener | **127.0.0.1:9644** | **Runnel**: the admin HTTP listener (metrics, health, JSON API, console); empty = off |
+//! | admin.listener.security.protocol | **PLAINTEXT** | **Runnel**: or SSL, with the broker's ssl.* keys (`listener.name.admin.ssl.*` wins) |
+//! | admin.basic.auth.users | none | **Runnel**: `user:password,...`; when set, all but /healthz and /readyz need HTTP Basic auth |
+//!
 //! Every ssl key may be set per listener as `listener.name.<name>.ssl.*`, which wins (see `ssl`).
 //!
 //! Accepted without effect (validated with Kafka's type and range, reported by DescribeConfigs,
@@ -92,6 +96,7 @@
 //! inter-broker listener is not required to be advertised (there are no other brokers); a
 //! non-UTF-8 properties file is read as ISO-8859-1 (Kafka always reads ISO-8859-1).
 
+pub mod admin;
 pub mod alter;
 pub mod authorizer;
 pub mod broker;
