@@ -36,7 +36,7 @@ DOCS_SCREENSHOTS = REPO / "docs" / "console"
 CHROMIUM = Path(os.environ.get("RUNNEL_CHROMIUM", "/usr/bin/chromium"))
 
 PARTITIONS = 3
-RECORDS = 30
+RECORDS = 60
 # The lowest session timeout Kafka's default group.min.session.timeout.ms allows: a
 # SIGKILLed member is noticed after this long.
 SESSION_TIMEOUT_MS = 6000
@@ -45,7 +45,10 @@ ASSIGNMENT_WAIT_S = 30.0
 BROWSER_BUDGET_MS = 45000
 BROWSER_RUN_TIMEOUT_S = 75.0
 HTTP_TIMEOUT_S = 10.0
-MEMBER_OPTIONS = {"commit": "batch", "session_timeout_ms": SESSION_TIMEOUT_MS, "heartbeat_interval_ms": 1000}
+# Slow, small batches: A needs about 9 s for the first records, so the broker's 5 s lag
+# samples catch a backlog shrinking and the lag chart has something to draw.
+MEMBER_OPTIONS = {"commit": "batch", "session_timeout_ms": SESSION_TIMEOUT_MS, "heartbeat_interval_ms": 1000,
+                  "max_poll_records": 5, "process_delay_ms": 150}
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed (scripts/setup installs it)")
 

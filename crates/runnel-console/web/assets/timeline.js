@@ -29,7 +29,7 @@ export function timelineView(history) {
       if (m?.member_id && m.client_id) names.set(m.member_id, m.client_id);
     }
   }
-  const name = (id) => (id === null || id === undefined || id === '' ? 'nobody' : names.get(id) ?? id);
+  const name = (id) => (id === null || id === undefined || id === '' ? 'unassigned' : names.get(id) ?? id);
   return h('ol', { id: 'rebalance-timeline', class: 'timeline', 'aria-label': 'Rebalances, newest first' },
     generations.map((g) => {
       const moves = g.moves ?? [];
