@@ -72,7 +72,7 @@ pub async fn handle(
     let response = match request {
         RequestKind::ApiVersions(r) => ResponseKind::ApiVersions(api_versions::handle(&r, version)),
         RequestKind::Metadata(r) => ResponseKind::Metadata(metadata::handle(ctx, r, version, caller)),
-        RequestKind::Produce(r) => match produce::handle(ctx, r, version, caller) {
+        RequestKind::Produce(r) => match produce::handle(ctx, r, version, caller).await {
             Some(response) => ResponseKind::Produce(response),
             None => return Reply::Silent,
         },

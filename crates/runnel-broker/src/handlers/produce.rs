@@ -8,11 +8,13 @@
 //! Authorization as Kafka's: transactional records need WRITE on the request's transactional
 //! id, else the whole request fails; each topic needs WRITE, checked before its existence.
 
+use std::sync::Arc;
+
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
 };
-use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use runnel_log::{AppendOutcome, LogError};
 use runnel_protocol::batch::{split_batches, validate_batch, BatchError, BatchHeader};
@@ -23,22 +25,34 @@ use crate::acl::AclOperation::Write;
 use crate::context::{now_ms, BrokerContext};
 use crate::handlers::validation::{validate_records_for_topic, RecordsRejection};
 use crate::session::Caller;
-use crate::topics::Topic;
+use crate::topics::{Partition, Topic};
 
 /// Returns `None` for acks=0: Kafka sends no response at all then.
-pub fn handle(ctx: &BrokerContext, request: ProduceRequest, version: i16, caller: &Caller<'_>) -> Option<ProduceResponse> {
+///
+/// Batches whose topic flush policy asks for a sync (flush.messages reached) are appended to
+/// the page cache first; the request then waits once, for the group commit that covers all
+/// of them, and each such partition is answered only after its batch is durable (or with
+/// KAFKA_STORAGE_ERROR if that sync failed).
+pub async fn handle(
+    ctx: &BrokerContext,
+    request: ProduceRequest,
+    version: i16,
+    caller: &Caller<'_>,
+) -> Option<ProduceResponse> {
     let acks_valid = matches!(request.acks, -1..=1);
     let now = now_ms();
     let authz = Authz::new(ctx, caller);
     let transactional_denied = has_transactional_records(&request)
         && !request.transactional_id.as_ref().is_some_and(|id| authz.transactional_id(Write, id));
-    let responses = request
+    let acks = request.acks;
+    let mut must_sync: Vec<Arc<Partition>> = Vec::new();
+    let mut topics: Vec<(TopicName, Vec<(i32, Result<Appended, Rejection>)>)> = request
         .topic_data
         .into_iter()
         .map(|topic_data| {
             let topic = ctx.topics.get(&topic_data.name);
             let topic_denied = !transactional_denied && !authz.topic(Write, &topic_data.name);
-            let partition_responses = topic_data
+            let outcomes = topic_data
                 .partition_data
                 .into_iter()
                 .map(|data| {
@@ -51,15 +65,41 @@ pub fn handle(ctx: &BrokerContext, request: ProduceRequest, version: i16, caller
                     } else {
                         produce_partition(topic.as_deref(), data.index, data.records.as_deref(), now)
                     };
-                    partition_response(data.index, outcome, version)
+                    if let Ok(appended) = &outcome {
+                        if let Some(partition) = appended.sync_before_ack.as_ref() {
+                            must_sync.push(partition.clone());
+                        }
+                    }
+                    (data.index, outcome)
                 })
                 .collect();
-            TopicProduceResponse::default().with_name(topic_data.name).with_partition_responses(partition_responses)
+            (topic_data.name, outcomes)
         })
         .collect();
-    if request.acks == 0 && acks_valid && !transactional_denied {
+    if !must_sync.is_empty() {
+        ctx.topics.group_commit().sync(must_sync).await;
+        for outcome in topics.iter_mut().flat_map(|(_, outcomes)| outcomes.iter_mut()) {
+            if let (index, Ok(appended)) = outcome {
+                if let Some(partition) = &appended.sync_before_ack {
+                    if partition.recovery_point() <= appended.last_offset {
+                        tracing::error!(topic = %partition.topic, partition = *index, "produce not acknowledged: its sync failed");
+                        outcome.1 = Err(Rejection::code(ResponseError::KafkaStorageError));
+                    }
+                }
+            }
+        }
+    }
+    if acks == 0 && acks_valid && !transactional_denied {
         return None;
     }
+    let responses = topics
+        .into_iter()
+        .map(|(name, outcomes)| {
+            let partition_responses =
+                outcomes.into_iter().map(|(index, outcome)| partition_response(index, outcome, version)).collect();
+            TopicProduceResponse::default().with_name(name).with_partition_responses(partition_responses)
+        })
+        .collect();
     Some(ProduceResponse::default().with_responses(responses))
 }
 
@@ -73,8 +113,11 @@ fn has_transactional_records(request: &ProduceRequest) -> bool {
 
 struct Appended {
     base_offset: i64,
+    last_offset: i64,
     log_append_time_ms: i64,
     log_start_offset: i64,
+    /// Set when the batch must be durable before it is acknowledged.
+    sync_before_ack: Option<Arc<Partition>>,
 }
 
 struct Rejection {
@@ -147,17 +190,25 @@ fn produce_partition(
         |RecordsRejection { code, message, record_errors }| Rejection { code, message: Some(message), record_errors },
     )?;
     let mut batch = records.to_vec();
-    match partition.append(&mut batch, now) {
-        Ok(AppendOutcome::Appended { base_offset, log_append_time_ms, .. }) => Ok(Appended {
+    let appended = partition.append_deferring_flush(&mut batch, now).map_err(|error| log_rejection(&topic.name, index, error))?;
+    let sync_before_ack = appended.flush_due.then(|| partition.clone());
+    Ok(match appended.outcome {
+        AppendOutcome::Appended { base_offset, last_offset, log_append_time_ms } => Appended {
             base_offset,
+            last_offset,
             log_append_time_ms: log_append_time_ms.unwrap_or(-1),
             log_start_offset: partition.log_start_offset(),
-        }),
-        Ok(AppendOutcome::Duplicate { base_offset, .. }) => {
-            Ok(Appended { base_offset, log_append_time_ms: -1, log_start_offset: partition.log_start_offset() })
-        }
-        Err(error) => Err(log_rejection(&topic.name, index, error)),
-    }
+            sync_before_ack,
+        },
+        // A retry of a batch not yet synced waits for the same sync as its original.
+        AppendOutcome::Duplicate { base_offset, last_offset } => Appended {
+            base_offset,
+            last_offset,
+            log_append_time_ms: -1,
+            log_start_offset: partition.log_start_offset(),
+            sync_before_ack,
+        },
+    })
 }
 
 /// Producer-state refusals carry no message, as in Kafka; storage failures are logged.

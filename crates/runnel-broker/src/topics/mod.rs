@@ -4,6 +4,7 @@
 //! partitions, alter configs) is serialised by one mutex, persisted to `topics.json`, and
 //! then published by swapping the topic's `Arc`. A `Topic` is immutable once published.
 
+mod group_commit;
 mod names;
 mod partition;
 mod store;
@@ -17,7 +18,8 @@ use runnel_log::{LogError, PartitionLog, Storage};
 use uuid::Uuid;
 
 pub use names::{collision_key, validate_topic_name, TOPIC_NAME_LENGTH_MAX};
-pub use partition::{check_leader_epoch, Partition, LEADER_EPOCH};
+pub use group_commit::GroupCommit;
+pub use partition::{check_leader_epoch, Appended, Partition, LEADER_EPOCH};
 pub use store::{StoredTopic, TopicStore, TopicStoreError};
 
 use crate::config::topic::{effective_topic_settings, log_config_from, TopicSettings};
@@ -119,6 +121,7 @@ pub struct TopicRegistry {
     store: TopicStore,
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
     changes: Mutex<()>,
+    group_commit: GroupCommit,
 }
 
 impl std::fmt::Debug for TopicRegistry {
@@ -156,7 +159,13 @@ impl TopicRegistry {
             store,
             topics: RwLock::new(topics),
             changes: Mutex::new(()),
+            group_commit: GroupCommit::new(),
         })
+    }
+
+    /// The broker's flusher: produce requests that must be durable wait on it.
+    pub fn group_commit(&self) -> &GroupCommit {
+        &self.group_commit
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<Topic>> {

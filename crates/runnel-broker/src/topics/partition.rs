@@ -25,6 +25,14 @@ pub fn check_leader_epoch(current_leader_epoch: i32) -> Result<(), ResponseError
     }
 }
 
+/// What [`Partition::append_deferring_flush`] did.
+#[derive(Debug, Clone, Copy)]
+pub struct Appended {
+    pub outcome: AppendOutcome,
+    /// The batch must be synced before it is acknowledged.
+    pub flush_due: bool,
+}
+
 #[derive(Debug)]
 pub struct Partition {
     pub topic: String,
@@ -46,6 +54,36 @@ impl Partition {
             self.appended.notify_waiters();
         }
         Ok(outcome)
+    }
+
+    /// Appends one validated batch to the page cache only (see
+    /// [`PartitionLog::append_deferring_flush`]) and wakes waiting fetches. `flush_due` is
+    /// set when the topic's flush policy wants the batch synced before it is acknowledged:
+    /// the caller then waits on [`super::GroupCommit`].
+    pub fn append_deferring_flush(&self, batch: &mut [u8], now_ms: i64) -> Result<Appended, LogError> {
+        runnel_protocol::batch::set_partition_leader_epoch(batch, LEADER_EPOCH);
+        let (outcome, flush_due) = {
+            let mut log = self.log.write();
+            let outcome = log.append_deferring_flush(batch, now_ms)?;
+            (outcome, log.flush_due())
+        };
+        if matches!(outcome, AppendOutcome::Appended { .. }) {
+            self.appended.notify_waiters();
+        }
+        Ok(Appended { outcome, flush_due })
+    }
+
+    /// Syncs everything appended so far, holding the log's lock only to take the files'
+    /// sync handles and to move the recovery point, never during the fdatasync itself.
+    pub fn sync_appended(&self) -> Result<(), LogError> {
+        let Some(pending) = self.log.write().begin_flush()? else { return Ok(()) };
+        let synced = pending.sync();
+        self.log.write().finish_flush(pending, synced)
+    }
+
+    /// Offsets below this are durable.
+    pub fn recovery_point(&self) -> i64 {
+        self.log.read().recovery_point()
     }
 
     /// Reads whole batches below the high watermark.
