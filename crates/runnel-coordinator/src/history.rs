@@ -25,6 +25,10 @@ use crate::member::Member;
 pub const HISTORY_GENERATIONS_MAX: usize = 50;
 /// The most departed members one generation records; more are counted in `left_omitted`.
 pub const LEFT_MEMBERS_PER_GENERATION_MAX: usize = 1_000;
+/// The most partition moves one generation records (the first, by topic and partition); more
+/// are counted in `moves_omitted`. Keeps a full reshuffle of a large group from making one
+/// history record many times the size of the group's own GroupMetadata record.
+pub const MOVES_PER_GENERATION_MAX: usize = 1_000;
 
 /// Why a rebalance started, or why a member left.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -149,6 +153,8 @@ pub struct GenerationHistory {
     pub left_omitted: u32,
     pub members: Vec<HistoryMember>,
     pub moves: Vec<PartitionMove>,
+    /// Moves beyond [`MOVES_PER_GENERATION_MAX`], counted but not listed.
+    pub moves_omitted: u32,
 }
 
 /// A group's history as the API shows it: completed generations, oldest first.
@@ -322,7 +328,10 @@ pub(crate) fn completed_generation(
         .collect();
     let tracker = &group.rebalance;
     let left = tracker.left.iter().filter(|l| !group.has_member(&l.member_id)).cloned().collect();
-    let moves = if consumer { moves(previous.map(|p| p.members.as_slice()).unwrap_or(&[]), &members) } else { Vec::new() };
+    let mut moves =
+        if consumer { moves(previous.map(|p| p.members.as_slice()).unwrap_or(&[]), &members) } else { Vec::new() };
+    let moves_omitted = u32::try_from(moves.len().saturating_sub(MOVES_PER_GENERATION_MAX)).unwrap_or(u32::MAX);
+    moves.truncate(MOVES_PER_GENERATION_MAX);
     let (reason, started_at_ms) = match tracker.started {
         Some((reason, at_ms)) => (Some(reason), at_ms),
         None => (None, now_ms),
@@ -341,6 +350,7 @@ pub(crate) fn completed_generation(
         left_omitted: tracker.left_omitted,
         members,
         moves,
+        moves_omitted,
     }
 }
 
@@ -474,6 +484,7 @@ mod tests {
             left_omitted: 0,
             members: vec![],
             moves: vec![],
+            moves_omitted: 0,
         };
         for g in 1..=(HISTORY_GENERATIONS_MAX as i32) {
             assert!(store.to_prune_for(g).is_empty());

@@ -6,7 +6,7 @@
 //! one is a tombstone of its key. Value, version [`GROUP_HISTORY_VALUE_VERSION`], in Kafka's
 //! classic (non-flexible) primitives: protocol type (string), protocol (nullable string),
 //! leader (nullable string), reason (nullable string, a [`RebalanceReason`] name), started and
-//! completed (int64 ms), left omitted (int32), then arrays of members (member id, instance id,
+//! completed (int64 ms), left omitted and moves omitted (int32), then arrays of members (member id, instance id,
 //! client id, client host, assignment: array of topic + int32 partitions), joined (member id,
 //! instance id, client id, client host), left (the same and a reason) and moves (topic,
 //! partition, nullable from, nullable to).
@@ -57,6 +57,7 @@ pub(crate) fn value(entry: &GenerationHistory) -> Vec<u8> {
     w.i64(entry.started_at_ms);
     w.i64(entry.completed_at_ms);
     w.i32(i32::try_from(entry.left_omitted).unwrap_or(i32::MAX));
+    w.i32(i32::try_from(entry.moves_omitted).unwrap_or(i32::MAX));
     w.array_len(entry.members.len());
     for m in &entry.members {
         w.string(&m.member_id);
@@ -118,6 +119,7 @@ pub(crate) fn decode_value(generation: i32, bytes: &[u8]) -> Result<GenerationHi
     let started_at_ms = r.i64("GroupHistoryValue.startedAt")?;
     let completed_at_ms = r.i64("GroupHistoryValue.completedAt")?;
     let left_omitted = u32::try_from(r.i32("GroupHistoryValue.leftOmitted")?).unwrap_or(0);
+    let moves_omitted = u32::try_from(r.i32("GroupHistoryValue.movesOmitted")?).unwrap_or(0);
 
     let count = r.array_len("GroupHistoryValue.members", MEMBER_MIN_BYTES)?;
     let mut members = Vec::with_capacity(count);
@@ -183,5 +185,6 @@ pub(crate) fn decode_value(generation: i32, bytes: &[u8]) -> Result<GenerationHi
         left_omitted,
         members,
         moves,
+        moves_omitted,
     })
 }

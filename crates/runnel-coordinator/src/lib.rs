@@ -101,6 +101,7 @@ pub use group::ClassicGroup;
 pub use history::{
     consumer_assignment, GenerationHistory, GroupHistory, HistoryMember, JoinedMember, LeftMember, PartitionMove,
     RebalanceReason, TopicPartitions, HISTORY_GENERATIONS_MAX, LEFT_MEMBERS_PER_GENERATION_MAX,
+    MOVES_PER_GENERATION_MAX,
 };
 pub use member::{HeldRequest, Member, Protocol};
 pub use member_id::MEMBER_ID_ATTEMPTS_MAX;

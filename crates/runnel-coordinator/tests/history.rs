@@ -9,7 +9,7 @@ use bytes::{Bytes, BytesMut};
 use common::*;
 use runnel_coordinator::{
     decode, encode, CoordinatorConfig, GenerationHistory, GroupState, PartitionMove, RebalanceReason, Record, Request, RequestId,
-    HISTORY_GENERATIONS_MAX,
+    HISTORY_GENERATIONS_MAX, MOVES_PER_GENERATION_MAX,
 };
 use runnel_protocol::kafka_protocol::messages::consumer_protocol_assignment::TopicPartition;
 use runnel_protocol::kafka_protocol::messages::{ConsumerProtocolAssignment, TopicName};
@@ -501,6 +501,19 @@ fn history_keeps_the_last_generations_and_tombstones_the_rest() {
 }
 
 #[test]
+fn a_full_reshuffle_of_a_large_group_lists_the_first_moves_and_counts_the_rest() {
+    let partitions = MOVES_PER_GENERATION_MAX as i32 + 500;
+    let mut g = Group::new(partitions);
+    g.add("consumer-1");
+    let first = g.last();
+    assert_eq!(first.moves.len(), MOVES_PER_GENERATION_MAX);
+    assert_eq!(first.moves_omitted, 500);
+    assert_eq!(first.moves.last().map(|m| m.partition), Some(MOVES_PER_GENERATION_MAX as i32 - 1));
+    assert_eq!(first.members[0].assignment[0].partitions.len(), partitions as usize, "assignments are whole");
+    assert_replay_equivalent(&g.h);
+}
+
+#[test]
 fn other_protocol_types_record_members_but_no_moves() {
     let mut g = Group::new(2);
     g.protocol_type = "connect";
@@ -584,5 +597,5 @@ fn members_offset(value: &[u8]) -> usize {
         let len = i16::from_be_bytes([value[at], value[at + 1]]);
         at += 2 + usize::try_from(len).unwrap_or(0);
     }
-    at + 8 + 8 + 4
+    at + 8 + 8 + 4 + 4
 }
