@@ -81,12 +81,16 @@ class LatencyTool:
         return check(parse(out))
 
     def popen(self, bootstrap: str, topic: str, rate_msg_s: float, duration_s: float, *, warmup_s: float,
-              record_size: int, acks: str = "1", producer_props: dict[str, str] | None = None) -> subprocess.Popen:
+              record_size: int, stderr_path: Path, acks: str = "1",
+              producer_props: dict[str, str] | None = None) -> subprocess.Popen:
+        """Start a run in the background; its stdout (one JSON line) is a pipe, its stderr goes
+        to stderr_path (a long run's client warnings could otherwise fill a pipe and stall it)."""
         args = self.args(bootstrap, topic, rate_msg_s, duration_s, warmup_s=warmup_s, record_size=record_size,
                          acks=acks, producer_props=producer_props or {})
         cmd = self.loadgen.command(MAIN_CLASS, args, [self.classes])
-        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, preexec_fn=_die_with_parent)
+        with open(stderr_path, "w") as err:
+            return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, text=True,
+                                    preexec_fn=_die_with_parent)
 
 
 def parse(out: str) -> dict:
