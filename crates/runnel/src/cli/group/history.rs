@@ -151,6 +151,9 @@ fn timeline(group: &str, history: &GroupHistory) -> String {
             let to = mv.to.as_deref().map_or_else(|| "-".to_owned(), |m| names.of(m));
             out.push_str(&format!("  move:   {}-{}: {from} -> {to}\n", mv.topic, mv.partition));
         }
+        if entry.moves_omitted > 0 {
+            out.push_str(&format!("  move:   {} more not recorded\n", entry.moves_omitted));
+        }
         previous = Some(entry);
     }
     out
@@ -251,13 +254,13 @@ mod tests {
              "left": [], "left_omitted": 0,
              "members": [{"member_id": "c1-a", "group_instance_id": null, "client_id": "consumer-1", "client_host": "/127.0.0.1",
                           "assignment": [{"topic": "test", "partitions": [0]}]}],
-             "moves": [{"topic": "test", "partition": 0, "from": null, "to": "c1-a"}]},
+             "moves": [{"topic": "test", "partition": 0, "from": null, "to": "c1-a"}], "moves_omitted": 0},
             {"generation": 2, "protocol_type": "consumer", "protocol": "range", "leader": "c1-a",
              "reason": "new_member", "started_at_ms": 5000, "completed_at_ms": 5250, "duration_ms": 250,
              "joined": [{"member_id": "c2-b", "group_instance_id": null, "client_id": "consumer-2", "client_host": "/127.0.0.1"}],
              "left": [], "left_omitted": 0,
              "members": [],
-             "moves": [{"topic": "test", "partition": 0, "from": "c1-a", "to": "c2-b"}]}
+             "moves": [{"topic": "test", "partition": 0, "from": "c1-a", "to": "c2-b"}], "moves_omitted": 3}
         ]});
         let history: GroupHistory = serde_json::from_value(json).unwrap();
         let text = timeline("g", &history);
@@ -265,6 +268,6 @@ mod tests {
         assert!(text.contains("  move:   test-0: - -> consumer-1\n"), "{text}");
         assert!(text.contains("GENERATION 2  1970-01-01T00:00:05.250Z  took 250 ms  reason new_member"), "{text}");
         assert!(text.contains("  joined: consumer-2 (c2-b) from /127.0.0.1\n"), "{text}");
-        assert!(text.contains("  move:   test-0: consumer-1 -> consumer-2\n"), "{text}");
+        assert!(text.contains("  move:   test-0: consumer-1 -> consumer-2\n  move:   3 more not recorded\n"), "{text}");
     }
 }
