@@ -45,7 +45,8 @@ export function timelineView(history) {
             `Left: ${who(m)}${m.reason ? ` (${String(m.reason).replace(/_/g, ' ')})` : ''}`)),
           g.left_omitted ? h('li', { class: 'left-omitted' }, `and ${g.left_omitted} more left`) : null,
           moves.length ? h('li', { class: 'moves' }, `Moved ${moves.length} partition${moves.length === 1 ? '' : 's'}: `,
-            moves.map((mv) => `${mv.topic}-${mv.partition} ${name(mv.from)} → ${name(mv.to)}`).join('; ')) : null));
+            moves.map((mv) => `${mv.topic}-${mv.partition} ${name(mv.from)} → ${name(mv.to)}`).join('; ')) : null,
+          g.moves_omitted ? h('li', { class: 'moves-omitted' }, `and ${g.moves_omitted} more partitions moved`) : null));
     }));
 }
 
