@@ -13,7 +13,10 @@
 //! through to the handlers; the exchange as a whole is bounded by
 //! `SASL_AUTHENTICATION_TIMEOUT_MS`. Its principal then replaces the session's.
 
+use std::collections::VecDeque;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::sasl::ListenerSaslConfig;
 use crate::config::SecurityProtocol;
 use crate::context::BrokerContext;
-use crate::handlers::{self, Caller, Reply};
+use crate::handlers::{self, Caller, Dispatched, Reply};
 use crate::sasl::{Authenticator, Step, SASL_AUTHENTICATION_TIMEOUT_MS};
 use crate::session::Session;
 use crate::tls::{KafkaPrincipal, ListenerTls, TLS_HANDSHAKE_TIMEOUT_MS};
@@ -41,6 +44,33 @@ use crate::tls::{KafkaPrincipal, ListenerTls, TLS_HANDSHAKE_TIMEOUT_MS};
 /// and the body (and often the next pipelined frame) arrive in one `recvfrom` instead of
 /// three, and the body is split off as `Bytes` without a copy or a zero-fill.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
+
+/// Produce requests a connection may have appended but not yet answered while their group
+/// commit runs: reading on meanwhile lets one sync cover several of a producer's in-flight
+/// requests (the Java producer sends up to 5 by default). Responses still go out in order.
+const DEFERRED_RESPONSES_MAX: usize = 8;
+
+/// A produce response that waits for its batches' group commit, with what encoding needs.
+struct Deferred {
+    reply: Pin<Box<dyn Future<Output = Reply> + Send>>,
+    correlation_id: i32,
+    api_key: ApiKey,
+    version: i16,
+}
+
+/// How [`answer`] left a request.
+enum Answer {
+    /// The response (if any) is in `out`.
+    Written,
+    /// The response comes once the produce's batches are durable.
+    Deferred(Deferred),
+}
+
+/// What the request loop woke up for.
+enum Event {
+    Frame(Result<Option<Bytes>, Closed>),
+    Durable(Reply),
+}
 
 /// What a negative connections.max.idle.ms (Kafka: never expire) waits for: a century.
 const CONNECTION_IDLE_MS_UNBOUNDED: u64 = 100 * 365 * 24 * 3_600_000;
@@ -153,37 +183,105 @@ async fn serve_stream<S>(
     let frame_bytes_max = ctx.config.socket_request_max_bytes as usize;
     let idle_ms = idle_limit_ms(ctx.config.connections_max_idle_ms);
     let mut out = BytesMut::new();
+    let mut deferred: VecDeque<Deferred> = VecDeque::new();
+    let mut deferred_out = BytesMut::new();
     let (peer, listener, principal) = (&session.peer, &session.listener, &session.principal);
+    let close = |closed: Closed| match closed {
+        Closed::Write(_) => tracing::debug!(%peer, %listener, %principal, "closing connection: {closed}"),
+        closed => tracing::warn!(%peer, %listener, %principal, "closing connection: {closed}"),
+    };
     loop {
-        let frame = tokio::select! {
-            frame = read_frame(&mut stream, &mut inbound, frame_bytes_max, idle_ms) => frame,
-            _ = shutdown.cancelled() => return,
+        let room = deferred.len() < DEFERRED_RESPONSES_MAX;
+        let event = match deferred.front_mut() {
+            None => tokio::select! {
+                frame = read_frame(&mut stream, &mut inbound, frame_bytes_max, idle_ms) => Event::Frame(frame),
+                _ = shutdown.cancelled() => return,
+            },
+            // read_frame keeps a partial frame in `inbound`, so losing the race is harmless.
+            Some(front) if room => tokio::select! {
+                biased;
+                reply = &mut front.reply => Event::Durable(reply),
+                frame = read_frame(&mut stream, &mut inbound, frame_bytes_max, idle_ms) => Event::Frame(frame),
+                _ = shutdown.cancelled() => return,
+            },
+            Some(front) => tokio::select! {
+                reply = &mut front.reply => Event::Durable(reply),
+                _ = shutdown.cancelled() => return,
+            },
         };
-        let body = match frame {
-            Ok(Some(body)) => body,
-            Ok(None) => return,
-            Err(closed) => {
-                tracing::warn!(%peer, %listener, %principal, "closing connection: {closed}");
-                return;
+        let body = match event {
+            Event::Durable(reply) => {
+                let Some(done) = deferred.pop_front() else { continue };
+                let (id, key, version) = (done.correlation_id, done.api_key, done.version);
+                if let Err(closed) = send_deferred(&mut stream, (id, key, version), reply, &mut deferred_out).await {
+                    return close(closed);
+                }
+                continue;
             }
+            Event::Frame(Ok(Some(body))) => body,
+            Event::Frame(Ok(None)) => return,
+            Event::Frame(Err(closed)) => return close(closed),
         };
-        out.clear();
-        if let Err(closed) = answer(&ctx, body, &session, &mut out, &shutdown).await {
-            tracing::warn!(%peer, %listener, %principal, "closing connection: {closed}");
-            return;
+        // Only produce requests overtake a pending group commit: anything else is handled
+        // once every earlier produce is durable, exactly as if they had been answered in turn.
+        let is_produce = peek_preamble(&body).is_ok_and(|preamble| preamble.api_key == ApiKey::Produce as i16);
+        if !is_produce {
+            if let Err(closed) = drain_deferred(&mut stream, &mut deferred, &mut deferred_out).await {
+                return close(closed);
+            }
         }
-        if !out.is_empty() {
-            // TLS buffers records: the flush is what puts them on the wire.
-            let written = async {
-                stream.write_all(&out).await?;
-                stream.flush().await
-            };
-            if let Err(error) = written.await {
-                tracing::debug!(%peer, %listener, %principal, "closing connection: {}", Closed::Write(error));
-                return;
+        out.clear();
+        match answer(&ctx, body, &session, &mut out, &shutdown).await {
+            Ok(Answer::Deferred(pending)) => {
+                deferred.push_back(pending);
+                continue;
             }
+            Ok(Answer::Written) => {}
+            Err(closed) => return close(closed),
+        }
+        // Responses go out in request order: every deferred one before this one.
+        if let Err(closed) = drain_deferred(&mut stream, &mut deferred, &mut deferred_out).await {
+            return close(closed);
+        }
+        if let Err(error) = write_flushed(&mut stream, &out).await {
+            return close(Closed::Write(error));
         }
     }
+}
+
+/// Writes one response and flushes it: TLS buffers records, the flush puts them on the wire.
+async fn write_flushed<S: AsyncWrite + Unpin>(stream: &mut S, bytes: &[u8]) -> std::io::Result<()> {
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    stream.write_all(bytes).await?;
+    stream.flush().await
+}
+
+/// Encodes and writes a deferred produce's reply (correlation id, API key and version).
+async fn send_deferred<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    (correlation_id, api_key, version): (i32, ApiKey, i16),
+    reply: Reply,
+    buf: &mut BytesMut,
+) -> Result<(), Closed> {
+    buf.clear();
+    encode_reply(buf, reply, correlation_id, api_key, version)?;
+    write_flushed(stream, buf).await.map_err(Closed::Write)
+}
+
+/// Waits for every deferred reply in order and writes each.
+async fn drain_deferred<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    deferred: &mut VecDeque<Deferred>,
+    buf: &mut BytesMut,
+) -> Result<(), Closed> {
+    while let Some(done) = deferred.pop_front() {
+        let Deferred { reply, correlation_id, api_key, version } = done;
+        let reply = reply.await;
+        send_deferred(stream, (correlation_id, api_key, version), reply, buf).await?;
+    }
+    Ok(())
 }
 
 /// Runs the SASL exchange: the authenticated principal, `None` if the client left or the broker
@@ -218,7 +316,12 @@ where
             let mut out = BytesMut::new();
             let (authenticated, failure) = match gate.step(body.clone(), &ctx.scram_credentials) {
                 Step::Answer => {
-                    answer(ctx, body, session, &mut out, shutdown).await.map_err(|closed| closed.to_string())?;
+                    let answered = answer(ctx, body, session, &mut out, shutdown).await;
+                    if let Answer::Deferred(mut pending) = answered.map_err(|closed| closed.to_string())? {
+                        let reply = (&mut pending.reply).await;
+                        let (id, key, version) = (pending.correlation_id, pending.api_key, pending.version);
+                        encode_reply(&mut out, reply, id, key, version).map_err(|closed| closed.to_string())?;
+                    }
                     (None, None)
                 }
                 Step::Reply(reply) => {
@@ -322,22 +425,25 @@ async fn read_frame<S: AsyncRead + Unpin>(
     }
 }
 
-/// Decodes and handles one request, leaving the encoded response frame (if any) in `out`.
+/// Decodes and handles one request, leaving the encoded response frame (if any) in `out`,
+/// or handing back a produce's reply that waits for its group commit.
 async fn answer(
     ctx: &BrokerContext,
     mut body: Bytes,
     session: &Session,
     out: &mut BytesMut,
     shutdown: &CancellationToken,
-) -> Result<(), Closed> {
+) -> Result<Answer, Closed> {
     let preamble = peek_preamble(&body)?;
     let api_key = ApiKey::try_from(preamble.api_key)
         .map_err(|_| runnel_protocol::frame::FrameError::UnknownApiKey(preamble.api_key))?;
     let version = preamble.api_version;
+    let correlation_id = preamble.correlation_id;
     if api_key == ApiKey::ApiVersions && version > API_VERSIONS_MAX {
         // KIP-511: the client learns our range from a v0 body and retries with our max.
         let fallback = handlers::unsupported_version_fallback();
-        return write_response(out, preamble.correlation_id, 0, |buf| fallback.encode(buf, 0))
+        return write_response(out, correlation_id, 0, |buf| fallback.encode(buf, 0))
+            .map(|()| Answer::Written)
             .map_err(|error| Closed::Unanswerable { api_key, version, reason: error.to_string() });
     }
     if !support_for(api_key).is_some_and(|support| support.serves(version)) {
@@ -347,10 +453,18 @@ async fn answer(
     let request = RequestKind::decode(api_key, &mut body, version)
         .map_err(|error| Closed::Malformed { api_key, version, reason: error.to_string() })?;
     let caller = Caller { client_id: header.client_id.as_deref().unwrap_or(""), session };
-    match handlers::handle(ctx, request, version, &caller, shutdown).await {
+    match handlers::dispatch(ctx, request, version, &caller, shutdown).await {
+        Dispatched::Now(reply) => encode_reply(out, reply, correlation_id, api_key, version).map(|()| Answer::Written),
+        Dispatched::AfterSync(reply) => Ok(Answer::Deferred(Deferred { reply, correlation_id, api_key, version })),
+    }
+}
+
+/// Encodes a handler's reply as a response frame in `out` (nothing for a silent one).
+fn encode_reply(out: &mut BytesMut, reply: Reply, correlation_id: i32, api_key: ApiKey, version: i16) -> Result<(), Closed> {
+    match reply {
         Reply::Respond(response) => {
             let header_version = api_key.response_header_version(version);
-            write_response(out, preamble.correlation_id, header_version, |buf| response.encode(buf, version))
+            write_response(out, correlation_id, header_version, |buf| response.encode(buf, version))
                 .map_err(|error| Closed::Unanswerable { api_key, version, reason: error.to_string() })
         }
         Reply::Silent => Ok(()),

@@ -30,6 +30,9 @@ mod sasl_authenticate;
 mod sasl_handshake;
 mod validation;
 
+use std::future::Future;
+use std::pin::Pin;
+
 use kafka_protocol::messages::{RequestKind, ResponseKind};
 use runnel_protocol::kafka_protocol;
 use tokio_util::sync::CancellationToken;
@@ -53,7 +56,53 @@ pub use crate::session::Caller;
 /// Why an ACL request closes its connection (Kafka's request parser refuses the code 0).
 const UNPARSABLE_ACL_CODE: &str = "an ACL resource, pattern, operation or permission type is 0 (UNKNOWN)";
 
+/// What [`dispatch`] gives the connection: a reply, or a reply that comes once a produce's
+/// batches are durable (the connection may read and append its next produce meanwhile).
+pub enum Dispatched {
+    Now(Reply),
+    AfterSync(Pin<Box<dyn Future<Output = Reply> + Send>>),
+}
+
+/// Handles one request to its reply, waiting for durability where a produce needs it: the
+/// handler tests' entry point (the connection uses [`dispatch`], to read on meanwhile).
+#[cfg(test)]
 pub async fn handle(
+    ctx: &BrokerContext,
+    request: RequestKind,
+    version: i16,
+    caller: &Caller<'_>,
+    shutdown: &CancellationToken,
+) -> Reply {
+    match dispatch(ctx, request, version, caller, shutdown).await {
+        Dispatched::Now(reply) => reply,
+        Dispatched::AfterSync(reply) => reply.await,
+    }
+}
+
+/// Handles one request; a produce whose batches must be synced first is answered later.
+pub async fn dispatch(
+    ctx: &BrokerContext,
+    request: RequestKind,
+    version: i16,
+    caller: &Caller<'_>,
+    shutdown: &CancellationToken,
+) -> Dispatched {
+    if let RequestKind::Produce(r) = request {
+        return match produce::handle(ctx, r, version, caller) {
+            produce::ProduceReply::Now(Some(response)) => Dispatched::Now(Reply::Respond(ResponseKind::Produce(response))),
+            produce::ProduceReply::Now(None) => Dispatched::Now(Reply::Silent),
+            produce::ProduceReply::AfterSync(reply) => Dispatched::AfterSync(Box::pin(async move {
+                match reply.await {
+                    Some(response) => Reply::Respond(ResponseKind::Produce(response)),
+                    None => Reply::Silent,
+                }
+            })),
+        };
+    }
+    Dispatched::Now(handle_now(ctx, request, version, caller, shutdown).await)
+}
+
+async fn handle_now(
     ctx: &BrokerContext,
     request: RequestKind,
     version: i16,
@@ -72,10 +121,6 @@ pub async fn handle(
     let response = match request {
         RequestKind::ApiVersions(r) => ResponseKind::ApiVersions(api_versions::handle(&r, version)),
         RequestKind::Metadata(r) => ResponseKind::Metadata(metadata::handle(ctx, r, version, caller)),
-        RequestKind::Produce(r) => match produce::handle(ctx, r, version, caller).await {
-            Some(response) => ResponseKind::Produce(response),
-            None => return Reply::Silent,
-        },
         RequestKind::Fetch(r) => ResponseKind::Fetch(fetch::handle(ctx, r, version, caller, shutdown).await),
         RequestKind::ListOffsets(r) => ResponseKind::ListOffsets(list_offsets::handle(ctx, r, version, caller)),
         RequestKind::CreateTopics(r) => ResponseKind::CreateTopics(create_topics::handle(ctx, r, version, caller)),

@@ -8,6 +8,8 @@
 //! Authorization as Kafka's: transactional records need WRITE on the request's transactional
 //! id, else the whole request fails; each topic needs WRITE, checked before its existence.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use kafka_protocol::error::ResponseError;
@@ -27,26 +29,32 @@ use crate::handlers::validation::{validate_records_for_topic, RecordsRejection};
 use crate::session::Caller;
 use crate::topics::{Partition, Topic};
 
-/// Returns `None` for acks=0: Kafka sends no response at all then.
+/// A produce's answer: at once, or once the batches that must be durable are.
+pub enum ProduceReply {
+    /// `None` for acks=0: Kafka sends no response at all then.
+    Now(Option<ProduceResponse>),
+    /// The appends are done and queued for the group commit; this resolves to the answer
+    /// once they are durable. Owned, so a connection can read its next request meanwhile.
+    AfterSync(Pin<Box<dyn Future<Output = Option<ProduceResponse>> + Send>>),
+}
+
+type Outcomes = Vec<(TopicName, Vec<(i32, Result<Appended, Rejection>)>)>;
+
+/// Validates and appends every partition's batch, in request order.
 ///
-/// Batches whose topic flush policy asks for a sync (flush.messages reached) are appended to
-/// the page cache first; the request then waits once, for the group commit that covers all
-/// of them, and each such partition is answered only after its batch is durable (or with
-/// KAFKA_STORAGE_ERROR if that sync failed).
-pub async fn handle(
-    ctx: &BrokerContext,
-    request: ProduceRequest,
-    version: i16,
-    caller: &Caller<'_>,
-) -> Option<ProduceResponse> {
+/// Batches whose topic flush policy asks for a sync (flush.messages reached) reach the page
+/// cache here and are queued, all together, for the next group commit; each such partition
+/// is answered only after its batch is durable (or with KAFKA_STORAGE_ERROR if that sync
+/// failed).
+pub fn handle(ctx: &BrokerContext, request: ProduceRequest, version: i16, caller: &Caller<'_>) -> ProduceReply {
     let acks_valid = matches!(request.acks, -1..=1);
     let now = now_ms();
     let authz = Authz::new(ctx, caller);
     let transactional_denied = has_transactional_records(&request)
         && !request.transactional_id.as_ref().is_some_and(|id| authz.transactional_id(Write, id));
-    let acks = request.acks;
+    let silent = request.acks == 0 && acks_valid && !transactional_denied;
     let mut must_sync: Vec<Arc<Partition>> = Vec::new();
-    let mut topics: Vec<(TopicName, Vec<(i32, Result<Appended, Rejection>)>)> = request
+    let topics: Outcomes = request
         .topic_data
         .into_iter()
         .map(|topic_data| {
@@ -65,10 +73,8 @@ pub async fn handle(
                     } else {
                         produce_partition(topic.as_deref(), data.index, data.records.as_deref(), now)
                     };
-                    if let Ok(appended) = &outcome {
-                        if let Some(partition) = appended.sync_before_ack.as_ref() {
-                            must_sync.push(partition.clone());
-                        }
+                    if let Ok(Appended { sync_before_ack: Some(partition), .. }) = &outcome {
+                        must_sync.push(partition.clone());
                     }
                     (data.index, outcome)
                 })
@@ -76,20 +82,30 @@ pub async fn handle(
             (topic_data.name, outcomes)
         })
         .collect();
-    if !must_sync.is_empty() {
-        ctx.topics.group_commit().sync(must_sync).await;
-        for outcome in topics.iter_mut().flat_map(|(_, outcomes)| outcomes.iter_mut()) {
-            if let (index, Ok(appended)) = outcome {
-                if let Some(partition) = &appended.sync_before_ack {
-                    if partition.recovery_point() <= appended.last_offset {
-                        tracing::error!(topic = %partition.topic, partition = *index, "produce not acknowledged: its sync failed");
-                        outcome.1 = Err(Rejection::code(ResponseError::KafkaStorageError));
-                    }
-                }
-            }
+    if must_sync.is_empty() {
+        return ProduceReply::Now(respond(topics, silent, version));
+    }
+    let durable = ctx.topics.group_commit().enqueue(must_sync);
+    ProduceReply::AfterSync(Box::pin(async move {
+        durable.wait().await;
+        respond(unacknowledged_if_not_durable(topics), silent, version)
+    }))
+}
+
+/// After the group commit: a batch its sync did not cover (the sync failed) is refused.
+fn unacknowledged_if_not_durable(mut topics: Outcomes) -> Outcomes {
+    for (index, outcome) in topics.iter_mut().flat_map(|(_, outcomes)| outcomes.iter_mut()) {
+        let Ok(Appended { sync_before_ack: Some(partition), last_offset, .. }) = &*outcome else { continue };
+        if partition.recovery_point() <= *last_offset {
+            tracing::error!(topic = %partition.topic, partition = *index, "produce not acknowledged: its sync failed");
+            *outcome = Err(Rejection::code(ResponseError::KafkaStorageError));
         }
     }
-    if acks == 0 && acks_valid && !transactional_denied {
+    topics
+}
+
+fn respond(topics: Outcomes, silent: bool, version: i16) -> Option<ProduceResponse> {
+    if silent {
         return None;
     }
     let responses = topics

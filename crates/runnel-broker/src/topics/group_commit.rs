@@ -71,33 +71,51 @@ impl GroupCommit {
     /// Returns once a sync that began after this call has covered everything the given
     /// partitions held when it was made (or failed: check each partition's recovery point).
     pub async fn sync(&self, partitions: impl IntoIterator<Item = Arc<Partition>>) {
-        let mut finished = self.shared.finished.subscribe();
-        let round = {
-            let mut queue = self.shared.lock();
-            for partition in partitions {
-                if !queue.pending.iter().any(|queued| Arc::ptr_eq(queued, &partition)) {
-                    queue.pending.push(partition);
-                }
+        self.enqueue(partitions).wait().await;
+    }
+
+    /// Queues the partitions now; the returned wait ends once a sync that began after this
+    /// call has covered everything they held when it was made. Queuing at once and waiting
+    /// later is what lets a connection append its next produce request meanwhile.
+    pub fn enqueue(&self, partitions: impl IntoIterator<Item = Arc<Partition>>) -> DurableWait {
+        let finished = self.shared.finished.subscribe();
+        let mut queue = self.shared.lock();
+        for partition in partitions {
+            if !queue.pending.iter().any(|queued| Arc::ptr_eq(queued, &partition)) {
+                queue.pending.push(partition);
             }
-            if !queue.started {
-                queue.started = true;
-                let shared = self.shared.clone();
-                let spawned = std::thread::Builder::new().name("runnel-flusher".into()).spawn(move || flusher(&shared));
-                if let Err(error) = spawned {
-                    // Without a flusher nothing would ever be acknowledged: sync inline.
-                    tracing::error!(%error, "could not start the group-commit flusher; syncing inline");
-                    queue.started = false;
-                    let partitions = std::mem::take(&mut queue.pending);
-                    drop(queue);
-                    sync_round(&partitions);
-                    return;
-                }
+        }
+        if !queue.started {
+            queue.started = true;
+            let shared = self.shared.clone();
+            let spawned = std::thread::Builder::new().name("runnel-flusher".into()).spawn(move || flusher(&shared));
+            if let Err(error) = spawned {
+                // Without a flusher nothing would ever be acknowledged: sync inline.
+                tracing::error!(%error, "could not start the group-commit flusher; syncing inline");
+                queue.started = false;
+                let partitions = std::mem::take(&mut queue.pending);
+                drop(queue);
+                sync_round(&partitions);
+                return DurableWait { finished, round: 0 };
             }
-            self.shared.wake.notify_one();
-            queue.next_round
-        };
+        }
+        self.shared.wake.notify_one();
+        DurableWait { finished, round: queue.next_round }
+    }
+}
+
+/// The wait for one queued sync (see [`GroupCommit::enqueue`]).
+#[derive(Debug)]
+pub struct DurableWait {
+    finished: watch::Receiver<u64>,
+    round: u64,
+}
+
+impl DurableWait {
+    pub async fn wait(mut self) {
+        let round = self.round;
         // An error means the flusher is gone; the caller's recovery-point check then fails.
-        let _ = finished.wait_for(|done| *done >= round).await;
+        let _ = self.finished.wait_for(|done| *done >= round).await;
     }
 }
 
