@@ -410,6 +410,14 @@ def test_tls_admin_listener_serves_https_with_the_broker_keystore(tmp_path):
             request(plain + "/healthz")
 
 
+def test_two_harness_brokers_get_their_own_admin_listeners(tmp_path, admin_broker):
+    with RunnelBroker(workdir=tmp_path) as other:
+        assert other.admin_url != admin_broker.admin_url
+        clusters = [get_json(b, "/api/cluster") for b in (admin_broker, other)]
+        assert clusters[0]["cluster_id"] != clusters[1]["cluster_id"]
+        assert [c["listeners"][0]["port"] for c in clusters] == [admin_broker.port, other.port]
+
+
 def test_invalid_admin_settings_stop_the_broker_with_a_clear_error(tmp_path):
     broker = RunnelBroker({"admin.listener": "not-an-address"}, workdir=tmp_path, start_timeout_s=10)
     try:

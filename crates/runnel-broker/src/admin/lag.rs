@@ -5,7 +5,7 @@
 //! Committed offsets are read from the coordinator under its lock (one short pass over the
 //! known partitions); log end offsets and record timestamps are read after it is released.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,9 +68,24 @@ pub fn committed_offsets(coordinator: &GroupCoordinator, ctx: &BrokerContext, gr
     out
 }
 
+/// Timestamps of records already looked up, by (topic, partition, offset): groups at the same
+/// offset share one read within a scrape.
+pub type TimestampCache = HashMap<(String, i32, i64), Option<i64>>;
+
 /// The lag of each committed offset; `with_seconds` also reads the oldest unconsumed record's
 /// timestamp (one batch read per lagging partition).
 pub fn lag_of(ctx: &BrokerContext, committed: &[Committed], now_ms: i64, with_seconds: bool) -> Vec<PartitionLag> {
+    lag_with_cache(ctx, committed, now_ms, with_seconds, &mut TimestampCache::new())
+}
+
+/// [`lag_of`] sharing record timestamps through `cache`.
+pub fn lag_with_cache(
+    ctx: &BrokerContext,
+    committed: &[Committed],
+    now_ms: i64,
+    with_seconds: bool,
+    cache: &mut TimestampCache,
+) -> Vec<PartitionLag> {
     committed
         .iter()
         .filter_map(|c| {
@@ -79,7 +94,10 @@ pub fn lag_of(ctx: &BrokerContext, committed: &[Committed], now_ms: i64, with_se
             let lag = (log_end_offset - c.offset.max(0)).max(0);
             let lag_seconds = if with_seconds && lag > 0 {
                 let from = c.offset.max(partition.log_start_offset());
-                record_timestamp_at(&partition, from).map_or(0.0, |timestamp| (now_ms - timestamp).max(0) as f64 / 1000.0)
+                let timestamp = *cache
+                    .entry((c.topic.clone(), c.partition, from))
+                    .or_insert_with(|| record_timestamp_at(&partition, from));
+                timestamp.map_or(0.0, |timestamp| (now_ms - timestamp).max(0) as f64 / 1000.0)
             } else {
                 0.0
             };

@@ -9,7 +9,7 @@ use runnel_coordinator::GroupState;
 use runnel_protocol::kafka_protocol::messages::ApiKey;
 
 use super::counters::{ApiSnapshot, RequestMetrics, API_SLOTS, LATENCY_BUCKETS_SECONDS};
-use super::lag::{committed_offsets, lag_of, Committed, PartitionLag};
+use super::lag::{committed_offsets, lag_with_cache, Committed, PartitionLag, TimestampCache};
 use crate::context::BrokerContext;
 
 /// Most consumer groups /metrics reports (the first in group-id order).
@@ -84,10 +84,11 @@ pub fn collect(ctx: &BrokerContext, metrics: &RequestMetrics, now_ms: i64) -> Sn
             })
             .collect()
     });
+    let mut timestamps = TimestampCache::new();
     let groups = groups
         .into_iter()
         .map(|(group_id, state, members, committed)| GroupMetrics {
-            offsets: lag_of(ctx, &committed, now_ms, true),
+            offsets: lag_with_cache(ctx, &committed, now_ms, true, &mut timestamps),
             group_id,
             state,
             members,

@@ -92,11 +92,13 @@ pub fn post(call: Call) -> BoxFuture {
 /// The plan and the group's state now (Dead for a group the coordinator does not know).
 fn plan(ctx: &BrokerContext, group_id: &str, request: &ResetRequest) -> Result<(Vec<PlanEntry>, GroupState), Reply> {
     let Some(topic) = ctx.topics.get(&request.topic) else { return Err(not_found(format!("topic '{}'", request.topic))) };
-    let partitions: Vec<i32> = match &request.partitions {
+    let mut partitions: Vec<i32> = match &request.partitions {
         Some(partitions) if partitions.is_empty() => return Err(bad_request("partitions, when given, must name at least one")),
         Some(partitions) => partitions.clone(),
         None => topic.partitions.iter().map(|p| p.index).collect(),
     };
+    partitions.sort_unstable();
+    partitions.dedup();
     if partitions.len() > RESET_PARTITIONS_MAX {
         return Err(bad_request(format!("at most {RESET_PARTITIONS_MAX} partitions per reset")));
     }
