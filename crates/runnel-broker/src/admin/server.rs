@@ -181,3 +181,51 @@ where
     connection.as_mut().graceful_shutdown();
     let _ = tokio::time::timeout(Duration::from_millis(SHUTDOWN_DRAIN_MS_MAX), connection).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// The status line of `GET path` on a fresh connection.
+    async fn status_of(address: SocketAddr, path: &str) -> String {
+        let mut stream = TcpStream::connect(address).await.expect("connects");
+        let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.expect("writes");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.expect("reads");
+        answer.lines().next().unwrap_or_default().to_string()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn serves_health_before_the_broker_is_ready_and_stops_on_shutdown() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let map = [("log.dirs".to_string(), dir.path().display().to_string()), ("admin.listener".to_string(), "127.0.0.1:0".to_string())]
+            .into();
+        let (config, _) = BrokerConfig::from_map(&map).expect("config");
+        let server = AdminServer::bind(&config).await.expect("binds").expect("enabled");
+        let shutdown = CancellationToken::new();
+        let handle = server.serve(shutdown.clone()).expect("serves");
+        let address = handle.local_addr;
+        assert_eq!(status_of(address, "/healthz").await, "HTTP/1.1 200 OK");
+        assert_eq!(status_of(address, "/readyz").await, "HTTP/1.1 503 Service Unavailable");
+        assert_eq!(status_of(address, "/api/topics").await, "HTTP/1.1 503 Service Unavailable");
+        handle.state.set_ready(Arc::new(crate::context::testing::context(dir.path())));
+        assert_eq!(status_of(address, "/readyz").await, "HTTP/1.1 200 OK");
+        assert_eq!(status_of(address, "/api/topics").await, "HTTP/1.1 200 OK");
+        shutdown.cancel();
+        tokio::time::timeout(Duration::from_millis(SHUTDOWN_DRAIN_MS_MAX), handle.task)
+            .await
+            .expect("the accept loop ends on shutdown")
+            .expect("no panic");
+        assert!(TcpStream::connect(address).await.is_err(), "the port is released");
+    }
+
+    #[tokio::test]
+    async fn an_empty_admin_listener_binds_nothing() {
+        let map = [("admin.listener".to_string(), String::new())].into();
+        let (config, _) = BrokerConfig::from_map(&map).expect("config");
+        assert!(AdminServer::bind(&config).await.expect("no error").is_none());
+    }
+}
