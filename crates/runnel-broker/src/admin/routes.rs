@@ -29,13 +29,15 @@ pub const REQUEST_BODY_TIMEOUT_MS: u64 = 10_000;
 const PATH_SEGMENTS_MAX: usize = 16;
 
 pub type BoxFuture = Pin<Box<dyn Future<Output = Reply> + Send>>;
+/// `{name}` path segments and their decoded values.
+pub type Params = Vec<(&'static str, String)>;
 
 /// One admin request that reached a handler needing the broker.
 pub struct Call {
     pub state: Arc<AdminState>,
     pub ctx: Arc<BrokerContext>,
     /// `{name}` path segments, percent-decoded.
-    pub params: Vec<(&'static str, String)>,
+    pub params: Params,
     /// Query pairs in order, percent-decoded.
     pub query: Vec<(String, String)>,
     pub body: Bytes,
@@ -101,7 +103,7 @@ pub static ROUTES: &[Route] = &[
 
 /// The route for `method` and `path` with its path parameters; `Err(true)` when the path
 /// exists under another method (405), `Err(false)` when it does not (404).
-pub fn find(method: &str, path: &str) -> Result<(&'static Route, Vec<(&'static str, String)>), bool> {
+pub fn find(method: &str, path: &str) -> Result<(&'static Route, Params), bool> {
     let segments: Vec<&str> = path.split('/').skip(1).collect();
     if segments.len() > PATH_SEGMENTS_MAX {
         return Err(false);
@@ -117,7 +119,7 @@ pub fn find(method: &str, path: &str) -> Result<(&'static Route, Vec<(&'static s
     Err(other_method)
 }
 
-fn matches(pattern: &'static str, segments: &[&str]) -> Option<Vec<(&'static str, String)>> {
+fn matches(pattern: &'static str, segments: &[&str]) -> Option<Params> {
     let wanted: Vec<&'static str> = pattern.split('/').skip(1).collect();
     if wanted.last() == Some(&"*") {
         if segments.len() < wanted.len() {
