@@ -231,12 +231,14 @@ async fn serve_stream<S>(
             }
         }
         out.clear();
+        let timer = ctx.request_metrics.start(&body);
         match answer(&ctx, body, &session, &mut out, &shutdown).await {
             Ok(Answer::Deferred(pending)) => {
+                timer.finish(0);
                 deferred.push_back(pending);
                 continue;
             }
-            Ok(Answer::Written) => {}
+            Ok(Answer::Written) => timer.finish(out.len()),
             Err(closed) => return close(closed),
         }
         // Responses go out in request order: every deferred one before this one.
