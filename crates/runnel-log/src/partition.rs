@@ -285,6 +285,13 @@ impl PartitionLog {
                 return Err(e.into());
             }
         }
+        self.sync_dir_if_dirty()?;
+        self.advance_recovery_point(offset)
+    }
+
+    /// Directory entries (new segments, removed ones) are durable only once the directory
+    /// itself is synced; a failure fails the log like a failed file sync.
+    fn sync_dir_if_dirty(&mut self) -> Result<(), LogError> {
         if self.dir_dirty {
             if let Err(e) = self.storage.sync_dir(&self.dir) {
                 self.fail(format!("directory sync failed: {e}"));
@@ -292,6 +299,13 @@ impl PartitionLog {
             }
             self.dir_dirty = false;
         }
+        Ok(())
+    }
+
+    /// After a successful sync up to `offset`: the recovery point moves there, and the
+    /// checkpoint file is rewritten only when that enters a new segment or the log start
+    /// moved (see `flush_up_to`).
+    fn advance_recovery_point(&mut self, offset: i64) -> Result<(), LogError> {
         self.recovery_point = self.recovery_point.max(offset);
         self.last_flush_ms = self.last_now_ms;
         let moved_segment =
@@ -327,13 +341,7 @@ impl PartitionLog {
         if target_offset <= self.recovery_point && !self.dir_dirty {
             return Ok(None);
         }
-        if self.dir_dirty {
-            if let Err(e) = self.storage.sync_dir(&self.dir) {
-                self.fail(format!("directory sync failed: {e}"));
-                return Err(e.into());
-            }
-            self.dir_dirty = false;
-        }
+        self.sync_dir_if_dirty()?;
         // From the segment holding the last durable offset: when the recovery point sits on a
         // segment boundary, the segment before it may still have unsynced indexes.
         let from = self.segment_index_for(self.recovery_point.saturating_sub(1)).unwrap_or(0);
@@ -358,20 +366,7 @@ impl PartitionLog {
         }
         self.ensure_usable()?;
         // A truncation meanwhile may have cut the log below the target.
-        let reached = flush.target_offset.min(self.log_end_offset());
-        if reached > self.recovery_point {
-            self.recovery_point = reached;
-        }
-        self.last_flush_ms = self.last_now_ms;
-        let moved_segment =
-            self.segment_index_for(self.persisted.recovery_point) != self.segment_index_for(self.recovery_point);
-        if moved_segment || self.persisted.log_start_offset != self.log_start_offset {
-            self.write_checkpoint(Checkpoint {
-                log_start_offset: self.log_start_offset,
-                recovery_point: self.recovery_point,
-            })?;
-        }
-        Ok(())
+        self.advance_recovery_point(flush.target_offset.min(self.log_end_offset()))
     }
 
     /// Periodic work: rolls the active segment when segment.ms has passed since its first
