@@ -1,6 +1,6 @@
 """The Rust client's integration tests (crates/runnel-client/tests/*.rs) against each broker.
 
-One test per broker kind runs `cargo test --release -p runnel-client --tests` with RUNNEL_TEST_BOOTSTRAP
+One test per broker kind runs `cargo test -p runnel-client --tests` with RUNNEL_TEST_BOOTSTRAP
 set to that broker, so every Rust scenario (producer, consumer, admin) runs against Runnel and
 Apache Kafka alike; without the variable the Rust tests start an in-process Runnel instead.
 Cargo builds what is missing first (bounded with the run); on failure the test shows the tail
@@ -31,7 +31,7 @@ def _tail(text: str | bytes | None) -> str:
 
 def test_rust_client_integration_tests(broker):
     env = {**os.environ, "RUNNEL_TEST_BOOTSTRAP": broker.bootstrap}
-    command = ["cargo", "test", "--release", "-j", CARGO_JOBS, "-p", "runnel-client", "--tests"]
+    command = ["cargo", "test", "-j", CARGO_JOBS, "-p", "runnel-client", "--tests"]
     try:
         result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
                                 timeout=CARGO_TIMEOUT_S, stdin=subprocess.DEVNULL)

@@ -39,7 +39,7 @@ HANDOVER_WAIT_S = 15.0
 BUILD_TIMEOUT_S = 1200.0
 STDERR_TAIL_CHARS = 4000
 
-RUST_MEMBER_BIN = REPO_ROOT / "target" / "release" / "examples" / "group_member"
+RUST_MEMBER_BIN = REPO_ROOT / "target" / "debug" / "examples" / "group_member"
 # A prebuilt member binary to use instead of building one (like RUNNEL_BIN for the broker).
 RUST_MEMBER_BIN_ENV = "RUNNEL_GROUP_MEMBER_BIN"
 KAFKA_PYTHON = [c for c in CLIENTS if c.script == "group_kp.py"]
@@ -55,7 +55,7 @@ def rust_member_bin():
     if prebuilt:
         assert Path(prebuilt).exists(), f"{RUST_MEMBER_BIN_ENV}={prebuilt} does not exist"
         return Path(prebuilt)
-    cmd = ["cargo", "build", "--release", "-p", "runnel-client", "--example", "group_member", "-j", "2"]
+    cmd = ["cargo", "build", "-p", "runnel-client", "--example", "group_member", "-j", "2"]
     res = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
     assert res.returncode == 0, f"{' '.join(cmd)} failed:\n{res.stderr[-STDERR_TAIL_CHARS:]}"
     assert RUST_MEMBER_BIN.exists(), RUST_MEMBER_BIN
