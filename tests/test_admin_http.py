@@ -218,12 +218,17 @@ def test_metrics_group_lag_from_committed_offsets(admin_broker, produced):
     assert sample(samples, "kafka_consumergroup_members", consumergroup=group) == 0
 
 
+def group_consumer(broker, topic: str, group: str) -> KafkaConsumer:
+    """A kafka-python member of `group` subscribed to `topic`, from earliest, committing by hand."""
+    return KafkaConsumer(topic, bootstrap_servers=broker.bootstrap, group_id=group,
+                         auto_offset_reset="earliest", enable_auto_commit=False,
+                         session_timeout_ms=6000, heartbeat_interval_ms=500)
+
+
 def test_a_subscribed_consumer_is_a_stable_member_and_catches_up_to_zero_lag(admin_broker, produced):
     topic, _ = produced
     group = unique("reader")
-    consumer = KafkaConsumer(topic, bootstrap_servers=admin_broker.bootstrap, group_id=group,
-                             auto_offset_reset="earliest", enable_auto_commit=False,
-                             session_timeout_ms=6000, heartbeat_interval_ms=500)
+    consumer = group_consumer(admin_broker, topic, group)
     try:
         read: list = []
         deadline = time.monotonic() + JOIN_WAIT_S
@@ -365,9 +370,7 @@ def test_reset_offsets_dry_run_changes_nothing_and_execute_commits(admin_broker,
 def test_reset_offsets_execute_is_refused_while_the_group_is_active(admin_broker, produced):
     topic, _ = produced
     group = unique("active")
-    consumer = KafkaConsumer(topic, bootstrap_servers=admin_broker.bootstrap, group_id=group,
-                             auto_offset_reset="earliest", enable_auto_commit=False,
-                             session_timeout_ms=6000, heartbeat_interval_ms=500)
+    consumer = group_consumer(admin_broker, topic, group)
     try:
         wait_until(lambda: consumer.poll(timeout_ms=200) is not None and consumer.assignment(), JOIN_WAIT_S,
                    "the consumer to join")
