@@ -9,15 +9,19 @@ Each repetition starts both brokers fresh, runs one discarded warm-up each, then
 for Runnel and then Kafka (ABAB), and ends by killing both with SIGKILL and timing the
 restart over the log they wrote. Ratios are Runnel/Kafka within one repetition.
 
+Load generator: bench/loadgen (librdkafka through the rdkafka crate; rdkafka_loadgen.py says
+why not Kafka's Java perf tools) for the produce, consume and latency rows, the same binary
+and settings for both brokers.
+
 Rows (--rows selects groups; all by default):
-- produce: ProducerPerformance at full speed, 1 KiB and 100 B records, 1/16/100 partitions,
+- produce: the load generator at full speed, 1 KiB and 100 B records, 1/16/100 partitions,
   acks=1 (no fsync) and acks=all with fsync (topic flush.messages=1, flush.ms=0 on both);
   MB/s, msg/s, broker CPU s/GiB. Also a check that both brokers fsync per acks=all request
   on the flush.messages=1 topic (strace counts fsync/fdatasync, first repetition only).
-- consume: ConsumerPerformance reading back each acks=1 run (fetch.* figures, the group
-  join excluded), and a catch-up over a backlog of --backlog-mib (1 KiB, 16 partitions).
-- latency: bench/java/LatencyBench at a fixed rate of half Kafka's 1 KiB x 16 partitions
-  msg/s from the first repetition; open loop, latency from the scheduled send time.
+- consume: the load generator reading back each acks=1 run (partitions assigned, no group
+  join), and a catch-up over a backlog of --backlog-mib (1 KiB, 16 partitions).
+- latency: the load generator's open-loop mode at a fixed rate of half Kafka's 1 KiB x 16
+  partitions msg/s from the first repetition; latency from the scheduled send time.
 - memory: VmRSS after start-up (idle) and VmHWM at the end of the repetition (peak).
 - startup: exec until the first Metadata reply; and again after kill -9 with the log written.
 - rebalance: bench/rebalance.py's one_rebalance (a second member joins a stable group).
@@ -48,15 +52,14 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from common import (BROKERS, GIB, LOADGEN_JVM_OPTS, MIB, REPO, BenchError, LoadGenerator, cpu_seconds,
-                    create_topic, machine, memory_kib, spread, write_results)
+from common import (BROKERS, GIB, MIB, REPO, BenchError, cpu_seconds, create_topic, machine, memory_kib, spread,
+                    write_results)
 from compare_brokers import make_bench_broker
-from latency_tool import RUN_SLACK_S, LatencyTool, check, parse
+from rdkafka_loadgen import RUN_SLACK_S, RdkafkaLatencyTool, RdkafkaLoadGenerator, check, parse
 from storage_probe import describe, probe
 
 import rebalance
 from harness import wire
-from harness.java_tools import SHORT_RUN_JVM_OPTS
 
 GROUPS = ("produce", "consume", "latency", "memory", "startup", "rebalance")
 BROKER_CONFIG = {"group.initial.rebalance.delay.ms": "0"}
@@ -97,6 +100,7 @@ RESULTS_END = "<!-- RESULTS_END -->"
 SOAK_BEGIN = "<!-- SOAK_BEGIN (written by bench/compare.py --soak --output) -->"
 SOAK_END = "<!-- SOAK_END -->"
 DEFAULT_OUTPUT = REPO / "docs" / "benchmarks.md"
+LOADGEN_NAME = "bench/loadgen (librdkafka 2.12 through the rdkafka crate: its defaults plus acks)"
 
 
 @dataclass(frozen=True)
@@ -113,8 +117,10 @@ class Sizes:
     repetitions: int
 
 
-FULL = Sizes(256, 32, 1024, 64, 60, 5, 3, 64, 50, 3)
-QUICK = Sizes(48, 4, 256, 32, 15, 3, 2, 64, 50, 3)
+# Runs long enough that connection set-up is noise at librdkafka's speed; the storage probe's
+# write is the disk figure the acks=1 produce rows are held against.
+FULL = Sizes(512, 128, 1024, 128, 60, 5, 3, 2048, 50, 3)
+QUICK = Sizes(192, 48, 512, 64, 15, 3, 2, 1024, 50, 3)
 SMOKE = Sizes(1, 0.125, 4, 0, 2, 1, 0.5, 8, 10, 1)
 
 
@@ -241,8 +247,8 @@ class Comparison:
         self.args = args
         self.sizes: Sizes = args.sizes
         self.workdir = workdir
-        self.loadgen = LoadGenerator(workdir, args.pin, jvm_opts=args.loadgen_jvm_opts)
-        self.latency_tool: LatencyTool | None = None  # compiled on first use; a javac failure fails the rows
+        self.loadgen = RdkafkaLoadGenerator(args.pin)
+        self.latency_tool = RdkafkaLatencyTool(self.loadgen)
         self.samples: list[Sample] = []
         self.failures: list[Failure] = []
         self.latency_rate: float | None = args.latency_rate
@@ -307,7 +313,7 @@ class Comparison:
         key = _case_key(size, partitions, False)
         records = records_for(self.sizes.produce_mib, size)
         cpu0 = cpu_seconds(broker.proc.pid)
-        mb_s, msg_s = self.loadgen.consume(broker.bootstrap, topic, records, group_prefix="bench-compare",
+        mb_s, msg_s = self.loadgen.consume(broker.bootstrap, topic, records,
                                            timeout_s=bulk_timeout_s(self.sizes.produce_mib))
         cpu = cpu_seconds(broker.proc.pid) - cpu0
         self.record(f"consume-{key}-mb", kind, rep, mb_s)
@@ -321,8 +327,7 @@ class Comparison:
         create_topic(broker, topic, LATENCY_PARTITIONS)
         records = records_for(self.sizes.warmup_mib, 1024)
         self.loadgen.produce(broker.bootstrap, topic, records, timeout_s=bulk_timeout_s(self.sizes.warmup_mib))
-        self.loadgen.consume(broker.bootstrap, topic, records, group_prefix="bench-warmup",
-                             timeout_s=bulk_timeout_s(self.sizes.warmup_mib))
+        self.loadgen.consume(broker.bootstrap, topic, records, timeout_s=bulk_timeout_s(self.sizes.warmup_mib))
 
     def make_backlog(self, kind: str) -> tuple[str, int]:
         broker = self.brokers[kind]
@@ -337,7 +342,7 @@ class Comparison:
         broker = self.brokers[kind]
         topic, records = self.make_backlog(kind)
         cpu0 = cpu_seconds(broker.proc.pid)
-        mb_s, msg_s = self.loadgen.consume(broker.bootstrap, topic, records, group_prefix="bench-catchup",
+        mb_s, msg_s = self.loadgen.consume(broker.bootstrap, topic, records,
                                            timeout_s=bulk_timeout_s(self.sizes.backlog_mib))
         cpu = cpu_seconds(broker.proc.pid) - cpu0
         self.record("catchup-mb", kind, rep, mb_s)
@@ -419,8 +424,6 @@ class Comparison:
         topic = unique_topic("bench-latency")
         create_topic(broker, topic, LATENCY_PARTITIONS)
         rate = self.ensure_latency_rate()
-        if self.latency_tool is None:
-            self.latency_tool = LatencyTool(self.loadgen)
         res = self.latency_tool.run(broker.bootstrap, topic, rate, self.sizes.latency_s,
                                     warmup_s=self.sizes.latency_warmup_s, record_size=LATENCY_RECORD_SIZE,
                                     producer_props=LATENCY_PRODUCER_PROPS)
@@ -557,6 +560,22 @@ def failures_section(failures: list[Failure]) -> str:
     return "\n".join(out) + "\n"
 
 
+def disk_line(samples: list[Sample], probes: list[tuple[str, dict]]) -> str:
+    """Each broker's 1 KiB acks=1 produce median against the storage probes' sequential write
+    (their mean): the issue's "at least 80% of the disk's write bandwidth"."""
+    disk_mib_s = statistics.mean(result["write_mib_s"] for _, result in probes)
+    parts = []
+    for kind in BROKERS:
+        for partitions in PARTITION_COUNTS:
+            row = f"produce-{_case_key(1024, partitions, False)}-mb"
+            values = [s.value for s in samples if s.row == row and s.broker == kind]
+            if values:
+                median = statistics.median(values)
+                parts.append(f"{kind} {partitions}p {median:,.0f} MB/s = {median / disk_mib_s:.0%}")
+    return (f"- disk: the probes' sequential write averaged {disk_mib_s:,.0f} MiB/s; 1 KiB acks=1 produce "
+            f"against it: " + ("; ".join(parts) if parts else "not measured"))
+
+
 def report(cmp: Comparison, args, info: dict[str, str], probes: list[tuple[str, dict]], loads, elapsed_s: float) -> str:
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     sizes = args.sizes
@@ -570,7 +589,9 @@ def report(cmp: Comparison, args, info: dict[str, str], probes: list[tuple[str, 
              f"catch-up backlog {sizes.backlog_mib:g} MiB, latency {sizes.latency_s:g} s after {sizes.latency_warmup_s:g} s "
              f"unrecorded; {args.repetitions} repetition(s), "
              + (f"each after a discarded {sizes.warmup_mib:g} MiB warm-up per broker" if sizes.warmup_mib else "no warm-up")
-             + "; " + ("brokers on CPU 0, load generators on CPU 1" if args.pin else "no CPU pinning"),
+             + "; " + ("brokers on CPU 0, load generators on CPU 1" if args.pin else "no CPU pinning")
+             + "; load generator: " + LOADGEN_NAME,
+             disk_line(cmp.samples, probes),
              f"- load average (1/5/15 min) {load_text}; wall time {elapsed_s:.0f} s",
              "- cells: median (min-max) over repetitions; Runnel/Kafka: the ratio within each repetition, "
              "median (min-max); MB = MiB",
@@ -584,8 +605,7 @@ def soak(args, workdir: Path) -> int:
     """Runnel only: the latency tool at a fixed rate for args.soak minutes while VmRSS is
     sampled every SOAK_SAMPLE_INTERVAL_S; RSS is flat if the last quarter's median is within
     SOAK_FLAT_TOLERANCE (or SOAK_FLAT_SLACK_MIB) of the first quarter's, after the warm-up."""
-    loadgen = LoadGenerator(workdir, args.pin, jvm_opts=args.loadgen_jvm_opts)
-    tool = LatencyTool(loadgen)
+    tool = RdkafkaLatencyTool(RdkafkaLoadGenerator(args.pin))
     duration_s = args.soak * 60
     broker = make_bench_broker("runnel", {**BROKER_CONFIG, **SOAK_BROKER_CONFIG}, workdir / "runnel", args.pin)
     samples: list[tuple[float, float]] = []
@@ -635,7 +655,7 @@ def soak(args, workdir: Path) -> int:
     section = "\n".join([
         f"Soak {when}: `{args.command}`" + (f" ({args.label})" if args.label else ""), "",
         f"- Runnel only, {args.soak:g} min at {args.soak_rate:,.0f} msg/s of 1 KiB into 16 partitions "
-        f"(LatencyBench, retention {SOAK_TOPIC_CONFIG}), RSS sampled every {SOAK_SAMPLE_INTERVAL_S:.0f} s "
+        f"(bench/loadgen latency, retention {SOAK_TOPIC_CONFIG}), RSS sampled every {SOAK_SAMPLE_INTERVAL_S:.0f} s "
         f"({len(steady)} samples after the {SOAK_WARMUP_S:.0f} s warm-up)",
         f"- RSS median, first quarter {first:.1f} MiB, last quarter {last:.1f} MiB: {growth * 100:+.1f}% -> "
         + ("FLAT" if flat else f"GROWING (more than {SOAK_FLAT_TOLERANCE * 100:.0f}% and {SOAK_FLAT_SLACK_MIB:g} MiB)"),
@@ -656,7 +676,7 @@ def soak(args, workdir: Path) -> int:
 def parse_args(argv: list[str]):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="smaller counts: a full run takes about 10-15 minutes")
+    mode.add_argument("--quick", action="store_true", help="smaller counts: about 10 minutes on a quiet machine")
     mode.add_argument("--smoke", action="store_true", help="tiny counts, one repetition, no warm-up")
     mode.add_argument("--soak", type=float, metavar="MINUTES", help="Runnel only: sustained load, RSS sampled")
     parser.add_argument("--repetitions", type=int, help="default 3 (1 with --smoke)")
@@ -688,8 +708,6 @@ def parse_args(argv: list[str]):
         parser.error("--partitions wants comma-separated integers")
     if not set(args.partition_counts) <= set(PARTITION_COUNTS):
         parser.error(f"--partitions: choose from {','.join(map(str, PARTITION_COUNTS))}")
-    # The smoke's figures mean nothing; short-run JVMs start faster on a busy machine.
-    args.loadgen_jvm_opts = SHORT_RUN_JVM_OPTS if args.smoke else LOADGEN_JVM_OPTS
     unknown = args.groups - set(GROUPS)
     if unknown or not args.groups:
         parser.error(f"--rows: unknown group(s) {sorted(unknown)}; choose from {','.join(GROUPS)}")

@@ -1,0 +1,214 @@
+//! bench/compare.py's produce and consume load generator, on librdkafka (the `rdkafka` crate).
+//!
+//! Kafka's Java perf tools, pinned to the one client core of a 2-core machine, top out near
+//! the speed of the broker they measure, so they hide the difference between brokers. One
+//! librdkafka client drives either broker at several times that rate from the same core.
+//! The same binary and the same settings (librdkafka's defaults plus `acks`) run against both
+//! brokers.
+//!
+//! ```text
+//! runnel-bench-loadgen produce BOOTSTRAP TOPIC RECORDS RECORD_BYTES ACKS
+//! runnel-bench-loadgen consume BOOTSTRAP TOPIC RECORDS
+//! runnel-bench-loadgen latency BOOTSTRAP TOPIC RATE_MSG_S DURATION_S WARMUP_S RECORD_BYTES [KEY=VALUE ...]
+//! ```
+//!
+//! produce and consume print one JSON line: records, bytes, seconds, mb_s and msg_s (MB =
+//! 2^20 bytes, as Kafka's tools count); they exit non-zero, saying why on stderr, when a
+//! record fails or the count does not come out exact. latency is `latency.rs`. compare.py
+//! bounds every run with a timeout.
+
+mod batches;
+mod latency;
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+
+/// How long the producer's final flush may wait for outstanding deliveries.
+const FLUSH_TIMEOUT_MS: u64 = 120_000;
+/// How long one metadata request may take (the topic was just created by the caller).
+const METADATA_TIMEOUT_MS: u64 = 30_000;
+/// One consumer poll; the caller's timeout bounds the whole run.
+const POLL_TIMEOUT_MS: u64 = 100;
+/// librdkafka's fetch.queue.backoff.ms for every consumer (see `new_consumer`).
+const FETCH_QUEUE_BACKOFF_MS: &str = "10";
+/// The producer serves delivery reports every this many sends.
+const POLL_EVERY_RECORDS: u64 = 1024;
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let outcome = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["produce", bootstrap, topic, records, record_bytes, acks] => {
+            parse(records).and_then(|records| {
+                parse(record_bytes).and_then(|record_bytes| produce(bootstrap, topic, records, record_bytes as usize, acks))
+            })
+        }
+        ["consume", bootstrap, topic, records] => parse(records).and_then(|records| consume(bootstrap, topic, records)),
+        ["latency", bootstrap, topic, rate, duration_s, warmup_s, record_bytes, props @ ..] => {
+            return match latency::Plan::parse(rate, duration_s, warmup_s, record_bytes, props) {
+                Ok(plan) => {
+                    println!("{}", latency::run(bootstrap, topic, &plan).json());
+                    ExitCode::SUCCESS
+                }
+                Err(why) => {
+                    eprintln!("runnel-bench-loadgen: {why}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        _ => Err("usage: runnel-bench-loadgen produce BOOTSTRAP TOPIC RECORDS RECORD_BYTES ACKS\n       \
+                  runnel-bench-loadgen consume BOOTSTRAP TOPIC RECORDS\n       \
+                  runnel-bench-loadgen latency BOOTSTRAP TOPIC RATE_MSG_S DURATION_S WARMUP_S RECORD_BYTES [KEY=VALUE ...]"
+            .to_owned()),
+    };
+    match outcome {
+        Ok(report) => {
+            println!("{}", report.json());
+            ExitCode::SUCCESS
+        }
+        Err(why) => {
+            eprintln!("runnel-bench-loadgen: {why}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse(number: &str) -> Result<u64, String> {
+    number.parse().map_err(|_| format!("not a count: {number:?}"))
+}
+
+struct Report {
+    records: u64,
+    bytes: u64,
+    seconds: f64,
+}
+
+impl Report {
+    fn json(&self) -> String {
+        let (records, bytes, seconds) = (self.records, self.bytes, self.seconds);
+        let mb_s = bytes as f64 / MIB / seconds;
+        let msg_s = records as f64 / seconds;
+        format!(r#"{{"records": {records}, "bytes": {bytes}, "seconds": {seconds:.6}, "mb_s": {mb_s:.3}, "msg_s": {msg_s:.1}}}"#)
+    }
+}
+
+/// Counts delivery reports, so the run fails unless every record was acknowledged.
+#[derive(Default)]
+pub(crate) struct Deliveries {
+    pub(crate) acknowledged: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) first_error: std::sync::OnceLock<String>,
+}
+
+impl ClientContext for Deliveries {}
+
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        match result {
+            Ok(_) => self.acknowledged.fetch_add(1, Ordering::Relaxed),
+            Err((error, _)) => {
+                let _ = self.first_error.set(error.to_string());
+                self.failed.fetch_add(1, Ordering::Relaxed)
+            }
+        };
+    }
+}
+
+/// Sends `records` records of `record_bytes` (no key) as fast as the producer takes them,
+/// timed from the first send until the last acknowledgement.
+fn produce(bootstrap: &str, topic: &str, records: u64, record_bytes: usize, acks: &str) -> Result<Report, String> {
+    let producer: BaseProducer<Deliveries> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("acks", acks)
+        .create_with_context(Deliveries::default())
+        .map_err(|e| format!("cannot create the producer: {e}"))?;
+    // Connect and learn the topic's leaders before the clock starts, as the Java tool does.
+    producer
+        .client()
+        .fetch_metadata(Some(topic), Duration::from_millis(METADATA_TIMEOUT_MS))
+        .map_err(|e| format!("metadata for {topic}: {e}"))?;
+    // Not all one byte value: some brokers' storage compresses or dedups runs.
+    let payload: Vec<u8> = (0..record_bytes).map(|i| b'a' + (i % 26) as u8).collect();
+    let start = Instant::now();
+    for sent in 0..records {
+        let mut record = BaseRecord::<(), [u8]>::to(topic).payload(&payload);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    producer.poll(Duration::from_millis(1));
+                }
+                Err((error, _)) => return Err(format!("send failed after {sent} records: {error}")),
+            }
+        }
+        if sent % POLL_EVERY_RECORDS == 0 {
+            producer.poll(Duration::ZERO);
+        }
+    }
+    producer
+        .flush(Duration::from_millis(FLUSH_TIMEOUT_MS))
+        .map_err(|e| format!("flush: {e}"))?;
+    let seconds = start.elapsed().as_secs_f64();
+    let deliveries = producer.context();
+    let (acknowledged, failed) = (deliveries.acknowledged.load(Ordering::Relaxed), deliveries.failed.load(Ordering::Relaxed));
+    if failed > 0 || acknowledged != records {
+        let first = deliveries.first_error.get().map_or("", String::as_str);
+        return Err(format!("{acknowledged} of {records} records acknowledged, {failed} failed (first: {first})"));
+    }
+    Ok(Report { records, bytes: records * record_bytes as u64, seconds })
+}
+
+/// Reads `records` records from the start of every partition of `topic` (assigned, no
+/// group), timed from the assignment until the last record; bytes are keys plus values.
+fn consume(bootstrap: &str, topic: &str, records: u64) -> Result<Report, String> {
+    let consumer = new_consumer(bootstrap)?;
+    let partitions = partition_count(&consumer, topic)?;
+    let mut assignment = TopicPartitionList::new();
+    for partition in 0..partitions {
+        assignment
+            .add_partition_offset(topic, partition, Offset::Beginning)
+            .map_err(|e| format!("assignment: {e}"))?;
+    }
+    let start = Instant::now();
+    consumer.assign(&assignment).map_err(|e| format!("assign: {e}"))?;
+    let (received, bytes) = batches::read(&consumer, records)?;
+    let seconds = start.elapsed().as_secs_f64();
+    Ok(Report { records: received, bytes, seconds })
+}
+
+/// A consumer for assigned partitions: the group id is never joined nor committed to.
+pub(crate) fn new_consumer(bootstrap: &str) -> Result<BaseConsumer, String> {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "runnel-bench-loadgen")
+        .set("enable.auto.commit", "false")
+        // librdkafka stops fetching a partition for this long once its local queue passes
+        // queued.min.messages: 1 s by default, which stalls a reader that is slower than the
+        // broker feeding it and so makes a faster broker look slower.
+        .set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS)
+        .create()
+        .map_err(|e| format!("cannot create the consumer: {e}"))
+}
+
+/// How many partitions `topic` has, from a metadata request.
+pub(crate) fn partition_count(consumer: &BaseConsumer, topic: &str) -> Result<i32, String> {
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_millis(METADATA_TIMEOUT_MS))
+        .map_err(|e| format!("metadata for {topic}: {e}"))?;
+    let partitions = metadata.topics().iter().find(|t| t.name() == topic).map_or(0, |t| t.partitions().len());
+    if partitions == 0 {
+        return Err(format!("topic {topic} has no partitions in the metadata"));
+    }
+    Ok(partitions as i32)
+}
