@@ -23,8 +23,11 @@ use std::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestKind};
 use kafka_protocol::protocol::Encodable;
+use kafka_protocol::messages::ResponseKind;
+use runnel_protocol::fetch_response::Splice;
 use runnel_protocol::frame::{
-    check_frame_size, decode_request_header, peek_preamble, write_response, FrameError, FRAME_SIZE_PREFIX_BYTES,
+    check_frame_size, decode_request_header, peek_preamble, write_fetch_response, write_response, FrameError,
+    FRAME_SIZE_PREFIX_BYTES,
 };
 use runnel_protocol::kafka_protocol;
 use runnel_protocol::versions::{support_for, API_VERSIONS_MAX};
@@ -44,6 +47,9 @@ use crate::tls::{KafkaPrincipal, ListenerTls, TLS_HANDSHAKE_TIMEOUT_MS};
 /// and the body (and often the next pipelined frame) arrive in one `recvfrom` instead of
 /// three, and the body is split off as `Bytes` without a copy or a zero-fill.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
+
+/// Buffers one vectored write hands the kernel at most (Linux takes up to 1024).
+const WRITE_SLICES_MAX: usize = 512;
 
 /// Produce requests a connection may have appended but not yet answered while their group
 /// commit runs: reading on meanwhile lets one sync cover several of a producer's in-flight
@@ -183,6 +189,8 @@ async fn serve_stream<S>(
     let frame_bytes_max = ctx.config.socket_request_max_bytes as usize;
     let idle_ms = idle_limit_ms(ctx.config.connections_max_idle_ms);
     let mut out = BytesMut::new();
+    // Record sets of the response in `out` that are written from their own buffers.
+    let mut splices: Vec<Splice> = Vec::new();
     let mut deferred: VecDeque<Deferred> = VecDeque::new();
     let mut deferred_out = BytesMut::new();
     let (peer, listener, principal) = (&session.peer, &session.listener, &session.principal);
@@ -231,24 +239,56 @@ async fn serve_stream<S>(
             }
         }
         out.clear();
+        splices.clear();
         let timer = ctx.request_metrics.start(&body);
-        match answer(&ctx, body, &session, &mut out, &shutdown).await {
+        match answer(&ctx, body, &session, &mut out, &mut splices, &shutdown).await {
             Ok(Answer::Deferred(pending)) => {
                 timer.finish(0);
                 deferred.push_back(pending);
                 continue;
             }
-            Ok(Answer::Written) => timer.finish(out.len()),
+            Ok(Answer::Written) => timer.finish(out.len() + splices.iter().map(|s| s.bytes.len()).sum::<usize>()),
             Err(closed) => return close(closed),
         }
         // Responses go out in request order: every deferred one before this one.
         if let Err(closed) = drain_deferred(&mut stream, &mut deferred, &mut deferred_out).await {
             return close(closed);
         }
-        if let Err(error) = write_flushed(&mut stream, &out).await {
+        if let Err(error) = write_spliced(&mut stream, &out, &splices).await {
             return close(Closed::Write(error));
         }
+        // The spliced record sets pin their read buffers: release them now, not at the
+        // connection's next request.
+        splices.clear();
     }
+}
+
+/// Writes `out` with each splice's bytes inserted at its position, in vectored writes, then
+/// flushes.
+async fn write_spliced<S: AsyncWrite + Unpin>(stream: &mut S, out: &[u8], splices: &[Splice]) -> std::io::Result<()> {
+    if splices.is_empty() {
+        return write_flushed(stream, out).await;
+    }
+    let mut parts: Vec<&[u8]> = Vec::with_capacity(2 * splices.len() + 1);
+    let mut from = 0;
+    for splice in splices {
+        parts.push(&out[from..splice.at]);
+        parts.push(&splice.bytes);
+        from = splice.at;
+    }
+    parts.push(&out[from..]);
+    let mut slices: Vec<std::io::IoSlice<'_>> =
+        parts.into_iter().filter(|part| !part.is_empty()).map(std::io::IoSlice::new).collect();
+    let mut remaining: &mut [std::io::IoSlice<'_>] = &mut slices;
+    while !remaining.is_empty() {
+        let batch = remaining.len().min(WRITE_SLICES_MAX);
+        let written = stream.write_vectored(&remaining[..batch]).await?;
+        if written == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        std::io::IoSlice::advance_slices(&mut remaining, written);
+    }
+    stream.flush().await
 }
 
 /// Writes one response and flushes it: TLS buffers records, the flush puts them on the wire.
@@ -268,7 +308,7 @@ async fn send_deferred<S: AsyncWrite + Unpin>(
     buf: &mut BytesMut,
 ) -> Result<(), Closed> {
     buf.clear();
-    encode_reply(buf, reply, correlation_id, api_key, version)?;
+    encode_reply(buf, None, reply, correlation_id, api_key, version)?;
     write_flushed(stream, buf).await.map_err(Closed::Write)
 }
 
@@ -318,11 +358,12 @@ where
             let mut out = BytesMut::new();
             let (authenticated, failure) = match gate.step(body.clone(), &ctx.scram_credentials) {
                 Step::Answer => {
-                    let answered = answer(ctx, body, session, &mut out, shutdown).await;
+                    // Before authentication only ApiVersions is answered: nothing to splice.
+                    let answered = answer(ctx, body, session, &mut out, &mut Vec::new(), shutdown).await;
                     if let Answer::Deferred(mut pending) = answered.map_err(|closed| closed.to_string())? {
                         let reply = (&mut pending.reply).await;
                         let (id, key, version) = (pending.correlation_id, pending.api_key, pending.version);
-                        encode_reply(&mut out, reply, id, key, version).map_err(|closed| closed.to_string())?;
+                        encode_reply(&mut out, None, reply, id, key, version).map_err(|closed| closed.to_string())?;
                     }
                     (None, None)
                 }
@@ -427,13 +468,15 @@ async fn read_frame<S: AsyncRead + Unpin>(
     }
 }
 
-/// Decodes and handles one request, leaving the encoded response frame (if any) in `out`,
-/// or handing back a produce's reply that waits for its group commit.
+/// Decodes and handles one request, leaving the encoded response frame (if any) in `out`
+/// (a fetch's large record sets in `splices`), or handing back a produce's reply that waits
+/// for its group commit.
 async fn answer(
     ctx: &BrokerContext,
     mut body: Bytes,
     session: &Session,
     out: &mut BytesMut,
+    splices: &mut Vec<Splice>,
     shutdown: &CancellationToken,
 ) -> Result<Answer, Closed> {
     let preamble = peek_preamble(&body)?;
@@ -456,18 +499,33 @@ async fn answer(
         .map_err(|error| Closed::Malformed { api_key, version, reason: error.to_string() })?;
     let caller = Caller { client_id: header.client_id.as_deref().unwrap_or(""), session };
     match handlers::dispatch(ctx, request, version, &caller, shutdown).await {
-        Dispatched::Now(reply) => encode_reply(out, reply, correlation_id, api_key, version).map(|()| Answer::Written),
+        Dispatched::Now(reply) => {
+            encode_reply(out, Some(splices), reply, correlation_id, api_key, version).map(|()| Answer::Written)
+        }
         Dispatched::AfterSync(reply) => Ok(Answer::Deferred(Deferred { reply, correlation_id, api_key, version })),
     }
 }
 
-/// Encodes a handler's reply as a response frame in `out` (nothing for a silent one).
-fn encode_reply(out: &mut BytesMut, reply: Reply, correlation_id: i32, api_key: ApiKey, version: i16) -> Result<(), Closed> {
+/// Encodes a handler's reply as a response frame in `out` (nothing for a silent one); with
+/// `splices`, a fetch response's large record sets go there instead of being copied.
+fn encode_reply(
+    out: &mut BytesMut,
+    splices: Option<&mut Vec<Splice>>,
+    reply: Reply,
+    correlation_id: i32,
+    api_key: ApiKey,
+    version: i16,
+) -> Result<(), Closed> {
     match reply {
         Reply::Respond(response) => {
             let header_version = api_key.response_header_version(version);
-            write_response(out, correlation_id, header_version, |buf| response.encode(buf, version))
-                .map_err(|error| Closed::Unanswerable { api_key, version, reason: error.to_string() })
+            let written = match (&response, splices) {
+                (ResponseKind::Fetch(fetch), Some(splices)) => {
+                    write_fetch_response(out, correlation_id, header_version, fetch, version, splices)
+                }
+                _ => write_response(out, correlation_id, header_version, |buf| response.encode(buf, version)),
+            };
+            written.map_err(|error| Closed::Unanswerable { api_key, version, reason: error.to_string() })
         }
         Reply::Silent => Ok(()),
         Reply::Close(reason) => Err(Closed::Unanswerable { api_key, version, reason: reason.into() }),

@@ -4,10 +4,11 @@
 //! `socket.request.max.bytes` before allocating anything, so a hostile size costs nothing.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
+use kafka_protocol::messages::{ApiKey, FetchResponse, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable};
-
 use thiserror::Error;
+
+use crate::fetch_response::Splice;
 
 /// Bytes of the size prefix in front of every frame.
 pub const FRAME_SIZE_PREFIX_BYTES: usize = 4;
@@ -79,6 +80,37 @@ pub fn write_response<E: std::fmt::Display>(
     header_version: i16,
     encode_body: impl FnOnce(&mut BytesMut) -> Result<(), E>,
 ) -> Result<(), FrameError> {
+    write_frame(out, correlation_id, header_version, |buf| encode_body(buf).map(|()| 0))
+}
+
+/// [`write_response`] for a fetch response whose large record sets stay out of `out`: they
+/// are pushed to `splices` (see [`crate::fetch_response`]) and counted in the size prefix.
+pub fn write_fetch_response(
+    out: &mut BytesMut,
+    correlation_id: i32,
+    header_version: i16,
+    response: &FetchResponse,
+    version: i16,
+    splices: &mut Vec<Splice>,
+) -> Result<(), FrameError> {
+    let spliced_before = splices.len();
+    let written = write_frame(out, correlation_id, header_version, |buf| {
+        crate::fetch_response::encode_spliced(buf, response, version, splices)
+    });
+    if written.is_err() {
+        splices.truncate(spliced_before);
+    }
+    written
+}
+
+/// Writes the size prefix and header, then the body; `encode_body` returns how many body
+/// bytes it left out of `out` (spliced in when written).
+fn write_frame<E: std::fmt::Display>(
+    out: &mut BytesMut,
+    correlation_id: i32,
+    header_version: i16,
+    encode_body: impl FnOnce(&mut BytesMut) -> Result<usize, E>,
+) -> Result<(), FrameError> {
     let start = out.len();
     out.put_i32(0);
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
@@ -86,11 +118,18 @@ pub fn write_response<E: std::fmt::Display>(
         out.truncate(start);
         return Err(FrameError::Encode(error.to_string()));
     }
-    if let Err(error) = encode_body(out) {
+    let spliced_bytes = match encode_body(out) {
+        Ok(spliced_bytes) => spliced_bytes,
+        Err(error) => {
+            out.truncate(start);
+            return Err(FrameError::Encode(error.to_string()));
+        }
+    };
+    let size = out.len() - start - FRAME_SIZE_PREFIX_BYTES + spliced_bytes;
+    let Ok(size) = i32::try_from(size) else {
         out.truncate(start);
-        return Err(FrameError::Encode(error.to_string()));
-    }
-    let size = (out.len() - start - FRAME_SIZE_PREFIX_BYTES) as i32;
+        return Err(FrameError::Encode(format!("response of {size} bytes does not fit a frame")));
+    };
     out[start..start + FRAME_SIZE_PREFIX_BYTES].copy_from_slice(&size.to_be_bytes());
     Ok(())
 }
@@ -98,6 +137,24 @@ pub fn write_response<E: std::fmt::Display>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_spliced_fetch_frame_counts_its_spliced_records_in_the_size_prefix() {
+        use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+        let records = Bytes::from(vec![7u8; 3 * crate::fetch_response::SPLICE_BYTES_MIN]);
+        let response = FetchResponse::default().with_responses(vec![FetchableTopicResponse::default()
+            .with_partitions(vec![PartitionData::default().with_records(Some(records.clone()))])]);
+        let (mut out, mut splices) = (BytesMut::new(), Vec::new());
+        write_fetch_response(&mut out, 42, 1, &response, 12, &mut splices).unwrap();
+        assert_eq!(splices.len(), 1);
+        let frame = crate::fetch_response::flatten(&out, &splices);
+        let size = i32::from_be_bytes(frame[..4].try_into().unwrap()) as usize;
+        assert_eq!(size, frame.len() - FRAME_SIZE_PREFIX_BYTES);
+        assert_eq!(out.len() + records.len(), frame.len());
+        let mut inline = BytesMut::new();
+        write_response(&mut inline, 42, 1, |buf| response.encode(buf, 12)).unwrap();
+        assert_eq!(frame, inline.to_vec(), "the same frame as kafka-protocol's, records in place");
+    }
 
     #[test]
     fn oversized_and_negative_frames_are_rejected_before_allocation() {
