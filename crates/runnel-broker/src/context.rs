@@ -12,6 +12,7 @@ use crate::admin::RequestMetrics;
 use crate::config::BrokerConfig;
 use crate::groups::GroupService;
 use crate::producer_ids::ProducerIdAllocator;
+use crate::read_buffers::ReadBuffers;
 use crate::sasl::ScramCredentialStore;
 use crate::topics::TopicRegistry;
 
@@ -60,6 +61,8 @@ pub struct BrokerContext {
     pub authorization: Authorization,
     /// Per-API request counts, latencies and bytes, for the admin listener's /metrics.
     pub request_metrics: RequestMetrics,
+    /// Buffers fetches read into, reused once their response is written.
+    pub read_buffers: Arc<ReadBuffers>,
 }
 
 /// Wall-clock milliseconds since the epoch, the unit of every Kafka timestamp.
@@ -103,6 +106,7 @@ pub(crate) mod testing {
             scram_credentials: crate::sasl::ScramCredentialStore::open(dir).expect("test SCRAM credentials"),
             authorization: crate::acl::Authorization::disabled(),
             request_metrics: crate::admin::RequestMetrics::default(),
+            read_buffers: Default::default(),
         }
     }
 }

@@ -23,6 +23,7 @@ mod durable_file;
 mod groups;
 mod handlers;
 mod producer_ids;
+mod read_buffers;
 pub mod sasl;
 pub mod server;
 pub mod session;

@@ -115,6 +115,7 @@ impl Broker {
             scram_credentials,
             authorization,
             request_metrics: crate::admin::RequestMetrics::default(),
+            read_buffers: Default::default(),
         });
         Ok(Self { ctx, listeners, admin: None })
     }

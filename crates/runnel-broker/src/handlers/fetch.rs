@@ -81,7 +81,7 @@ pub async fn handle(
                 notified
             })
             .collect();
-        let results = read_all(&wanted, max_bytes, version);
+        let results = read_all(ctx, &wanted, max_bytes, version);
         let bytes: usize = results.iter().map(|r| r.records.as_ref().map_or(0, Bytes::len)).sum();
         let any_error = results.iter().any(|r| r.error_code != 0);
         let now = tokio::time::Instant::now();
@@ -105,7 +105,7 @@ struct Wanted {
     current_leader_epoch: i32,
 }
 
-fn read_all(wanted: &[Wanted], max_bytes: usize, version: i16) -> Vec<PartitionData> {
+fn read_all(ctx: &BrokerContext, wanted: &[Wanted], max_bytes: usize, version: i16) -> Vec<PartitionData> {
     let mut bytes_remaining = max_bytes;
     let mut first_data_sent = false;
     wanted
@@ -130,18 +130,19 @@ fn read_all(wanted: &[Wanted], max_bytes: usize, version: i16) -> Vec<PartitionD
             let limit = w.partition_max_bytes.min(bytes_remaining);
             // KIP-74: the first partition with data returns at least one whole batch, so a
             // batch larger than every limit can still be consumed.
-            match partition.read(w.fetch_offset, limit, !first_data_sent) {
-                Ok(read) => {
-                    if !read.bytes.is_empty() {
+            let mut loan = ctx.read_buffers.take(limit);
+            match partition.read_into(w.fetch_offset, limit, !first_data_sent, &mut loan.buffer) {
+                Ok(()) => {
+                    if !loan.is_empty() {
                         first_data_sent = true;
-                        bytes_remaining = bytes_remaining.saturating_sub(read.bytes.len());
+                        bytes_remaining = bytes_remaining.saturating_sub(loan.len());
                     }
                     // Read after the records, so the watermark is never below what was read.
                     let high_watermark = partition.high_watermark();
                     data.with_high_watermark(high_watermark)
                         .with_last_stable_offset(high_watermark)
                         .with_log_start_offset(if version >= 5 { partition.log_start_offset() } else { -1 })
-                        .with_records(Some(Bytes::from(read.bytes)))
+                        .with_records(Some(ctx.read_buffers.freeze(loan)))
                 }
                 Err(LogError::OffsetOutOfRange { .. }) => with_error(data, ResponseError::OffsetOutOfRange),
                 Err(error) => {

@@ -93,6 +93,13 @@ impl Partition {
         log.read(offset, max_bytes, high_watermark, min_one_batch)
     }
 
+    /// [`Partition::read`] into the caller's buffer (appended), so buffers can be reused.
+    pub fn read_into(&self, offset: i64, max_bytes: usize, min_one_batch: bool, out: &mut Vec<u8>) -> Result<(), LogError> {
+        let log = self.log.read();
+        let high_watermark = log.log_end_offset();
+        log.read_into(offset, max_bytes, high_watermark, min_one_batch, out)
+    }
+
     /// A future that completes at the next append. Create it before reading, so an append
     /// between the read and the wait is not missed.
     pub fn appended(&self) -> tokio::sync::futures::Notified<'_> {
