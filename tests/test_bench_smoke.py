@@ -19,8 +19,9 @@ COMPARE_BENCH = REPO_ROOT / "bench" / "compare.py"
 # Two broker starts, 8 JVM tool runs and 2,000 records each: about a minute on 2 busy cores.
 TLS_SMOKE_TIMEOUT_S = 400
 TABLE_ROW = re.compile(r"^\| (runnel|kafka) \| (PLAINTEXT|SSL) \|", re.MULTILINE)
-# Four broker starts (two after kill -9), about 20 short JVM tool runs, two latency runs and
-# two rebalances: two to four minutes on 2 busy cores.
+# Four broker starts (two after kill -9), about 20 load generator runs (bench/loadgen, built by
+# scripts/test; a first build here adds about a minute), two latency runs and two
+# rebalances: one to three minutes on 2 busy cores.
 COMPARE_SMOKE_TIMEOUT_S = 300
 COMPARE_GROUPS = ("produce", "consume", "latency", "memory", "startup", "rebalance")
 NUMBER = re.compile(r"^[\d,]+(\.\d+)?( \([\d,.]+-[\d,.]+\))?$")

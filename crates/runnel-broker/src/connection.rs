@@ -6,7 +6,9 @@
 //! own connection. Anything that cannot be read or answered (a failed or stalled handshake
 //! too) closes the connection with exactly one log line naming the peer, the listener and,
 //! once known, the principal; the broker and its other clients carry on. Past the handshake
-//! the transport is just a byte stream: handlers see only the [`Session`].
+//! the transport is just a byte stream: handlers see only the [`Session`]. A fetch
+//! response's large record sets are written from their read buffers with vectored writes
+//! rather than copied into the response buffer (`runnel_protocol::fetch_response`).
 //!
 //! The SASL gate: until `sasl::Authenticator` reports success, frames are bounded by
 //! `sasl.server.max.receive.size` and go to the authenticator, which lets only ApiVersions
@@ -356,10 +358,10 @@ where
                 Err(closed) => return Err(format!("during SASL authentication: {closed}")),
             };
             let mut out = BytesMut::new();
+            let mut splices = Vec::new();
             let (authenticated, failure) = match gate.step(body.clone(), &ctx.scram_credentials) {
                 Step::Answer => {
-                    // Before authentication only ApiVersions is answered: nothing to splice.
-                    let answered = answer(ctx, body, session, &mut out, &mut Vec::new(), shutdown).await;
+                    let answered = answer(ctx, body, session, &mut out, &mut splices, shutdown).await;
                     if let Answer::Deferred(mut pending) = answered.map_err(|closed| closed.to_string())? {
                         let reply = (&mut pending.reply).await;
                         let (id, key, version) = (pending.correlation_id, pending.api_key, pending.version);
@@ -381,13 +383,7 @@ where
                     (None, Some(reason))
                 }
             };
-            if !out.is_empty() {
-                let written = async {
-                    stream.write_all(&out).await?;
-                    stream.flush().await
-                };
-                written.await.map_err(|error| Closed::Write(error).to_string())?;
-            }
+            write_spliced(stream, &out, &splices).await.map_err(|error| Closed::Write(error).to_string())?;
             if let Some(reason) = failure {
                 return Err(reason);
             }

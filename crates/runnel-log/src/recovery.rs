@@ -10,7 +10,8 @@
 //! past the log, a torn tail) is recovered too. One warning is logged per truncation.
 //!
 //! The marker is removed (durably) before anything else is written, so a crash after this
-//! open can never be mistaken for a clean shutdown.
+//! open can never be mistaken for a clean shutdown. Opening syncs nothing else: the recovery
+//! point stays where the checkpoint put it and the next flush makes the rest durable.
 
 use std::collections::BTreeSet;
 use std::io;
@@ -186,13 +187,23 @@ impl PartitionLog {
 
         let log_end_offset = segments[last].next_offset();
         let log_start_offset = checkpoint_start.max(segments[0].base_offset).min(log_end_offset);
+        // What is known to be on disk: everything after a clean shutdown; otherwise what the
+        // checkpoint said, never past what recovery kept. Recovered bytes past it may still
+        // be only in the page cache of the process that died: they stay dirty (`recover`
+        // marks them) and the next flush syncs them, as Kafka does, instead of this open
+        // syncing every partition (four syncs each made restarts grow with partitions).
+        let durable_below = match checkpoint {
+            _ if trust_all => log_end_offset,
+            Some(c) => c.recovery_point.min(log_end_offset),
+            None => segments[0].base_offset,
+        };
         let mut log = PartitionLog {
             storage,
             dir: dir.to_path_buf(),
             config,
             segments,
             log_start_offset,
-            recovery_point: log_end_offset,
+            recovery_point: durable_below,
             persisted: Checkpoint { log_start_offset: i64::MIN, recovery_point: i64::MIN },
             producers: ProducerStateManager::new(),
             dir_dirty: true,
@@ -205,17 +216,13 @@ impl PartitionLog {
         };
         log.delete_segments_below_log_start()?;
         log.load_producer_state(&listing.snapshot_offsets, now_ms)?;
-        // Everything recovered is now made durable, so the next open starts from here.
-        for segment in &mut log.segments {
-            segment.sync()?;
-        }
-        let target = Checkpoint { log_start_offset, recovery_point: log_end_offset };
+        let target = Checkpoint { log_start_offset, recovery_point: durable_below };
         if checkpoint == Some(target) {
-            // The usual clean open: the checkpoint is already right; only make whatever open
-            // removed (temp files, stale snapshots) durable.
-            log.storage.sync_dir(dir)?;
+            // The usual open, clean or not: the checkpoint is already right. Whatever open
+            // removed (temp files, stale snapshots, segments past a truncation) becomes
+            // durable with the directory at the next flush (`dir_dirty` stays set); until
+            // then a crash can only bring back files the next open removes again.
             log.persisted = target;
-            log.dir_dirty = false;
         } else {
             log.write_checkpoint(target)?;
         }
