@@ -3,6 +3,7 @@ broker process figures from /proc, topic creation, medians and ranges, the machi
 description and the in-place rewrite of a Markdown results section.
 
 Public API:
+- run_tool(cmd, name, timeout_s): a load generator's stdout, or BenchError with what it printed.
 - LoadGenerator(workdir, pin, jvm_opts): .produce(...) / .consume(...) run Kafka's ProducerPerformance /
   ConsumerPerformance (one server JVM each, pinned to CLIENT_CPU), .run(...) any Java main
   class against the Kafka jars (extra class path allowed).
@@ -71,6 +72,21 @@ def text(data) -> str:
 
 # ---------------------------------------------------------------------------- the tools
 
+def run_tool(cmd: list[str], name: str, timeout_s: float) -> str:
+    """Runs a load generator to completion: its stdout, or BenchError naming `name` with the
+    command and everything it printed if it failed or outlived `timeout_s`."""
+    try:
+        # The tool dies with this script (PDEATHSIG), so a killed benchmark leaves no client behind.
+        res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout_s,
+                             preexec_fn=_die_with_parent)
+    except subprocess.TimeoutExpired as e:
+        raise BenchError(f"{name} timed out after {timeout_s:.0f}s: {shlex.join(cmd)}\n"
+                         f"{text(e.stdout)}{text(e.stderr)}") from None
+    if res.returncode != 0:
+        raise BenchError(f"{name} exited {res.returncode}: {shlex.join(cmd)}\n{res.stdout}{res.stderr}")
+    return res.stdout
+
+
 class LoadGenerator:
     """Runs Kafka's perf tools (or another Java main class) in one JVM each, optionally
     pinned to the client CPU."""
@@ -91,17 +107,7 @@ class LoadGenerator:
 
     def run(self, main_class: str, args: list[str], *, timeout_s: float = TOOL_TIMEOUT_S,
             extra_classpath: list[Path] = ()) -> str:
-        cmd = self.command(main_class, args, extra_classpath)
-        try:
-            # The JVM dies with this script (PDEATHSIG), so a killed benchmark leaves no client behind.
-            res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout_s,
-                                 preexec_fn=_die_with_parent)
-        except subprocess.TimeoutExpired as e:
-            raise BenchError(f"{main_class} timed out after {timeout_s:.0f}s: {shlex.join(cmd)}\n"
-                             f"{text(e.stdout)}{text(e.stderr)}") from None
-        if res.returncode != 0:
-            raise BenchError(f"{main_class} exited {res.returncode}: {shlex.join(cmd)}\n{res.stdout}{res.stderr}")
-        return res.stdout
+        return run_tool(self.command(main_class, args, extra_classpath), main_class, timeout_s)
 
     def produce(self, bootstrap: str, topic: str, records: int, client_config: Path | None = None, *,
                 record_size: int = DEFAULT_RECORD_SIZE_BYTES, acks: str = "1",

@@ -22,7 +22,7 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from common import CLIENT_CPU, DEFAULT_RECORD_SIZE_BYTES, REPO, TOOL_TIMEOUT_S, BenchError, text
+from common import CLIENT_CPU, DEFAULT_RECORD_SIZE_BYTES, REPO, TOOL_TIMEOUT_S, BenchError, run_tool, text
 
 from harness.process import _die_with_parent
 
@@ -57,19 +57,11 @@ class RdkafkaLoadGenerator:
         return ["taskset", "-c", CLIENT_CPU, *cmd] if self.pin else cmd
 
     def _run(self, args: list[str], timeout_s: float) -> dict:
-        cmd = self.command(args)
+        out = run_tool(self.command(args), "the load generator", timeout_s)
         try:
-            res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout_s,
-                                 preexec_fn=_die_with_parent)
-        except subprocess.TimeoutExpired as e:
-            raise BenchError(f"the load generator timed out after {timeout_s:.0f}s: {shlex.join(cmd)}\n"
-                             f"{text(e.stdout)}{text(e.stderr)}") from None
-        if res.returncode != 0:
-            raise BenchError(f"the load generator exited {res.returncode}: {shlex.join(cmd)}\n{res.stdout}{res.stderr}")
-        try:
-            return json.loads(res.stdout.strip().splitlines()[-1])
+            return json.loads(out.strip().splitlines()[-1])
         except (IndexError, ValueError):
-            raise BenchError(f"no report from the load generator: {shlex.join(cmd)}\n{res.stdout}{res.stderr}") from None
+            raise BenchError(f"no report from the load generator {shlex.join(args)}:\n{out}") from None
 
     def produce(self, bootstrap: str, topic: str, records: int, *, record_size: int = DEFAULT_RECORD_SIZE_BYTES,
                 acks: str = "1", timeout_s: float = TOOL_TIMEOUT_S) -> tuple[float, float, None]:
@@ -101,16 +93,7 @@ class RdkafkaLatencyTool:
         received back, without errors."""
         cmd = self.command(bootstrap, topic, rate_msg_s, duration_s, warmup_s=warmup_s, record_size=record_size,
                            acks=acks, producer_props=producer_props)
-        timeout_s = warmup_s + duration_s + RUN_SLACK_S
-        try:
-            res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout_s,
-                                 preexec_fn=_die_with_parent)
-        except subprocess.TimeoutExpired as e:
-            raise BenchError(f"the latency run timed out after {timeout_s:.0f}s: {shlex.join(cmd)}\n"
-                             f"{text(e.stdout)}{text(e.stderr)}") from None
-        if res.returncode != 0:
-            raise BenchError(f"the latency run exited {res.returncode}: {shlex.join(cmd)}\n{res.stdout}{res.stderr}")
-        return check(parse(res.stdout))
+        return check(parse(run_tool(cmd, "the latency run", warmup_s + duration_s + RUN_SLACK_S)))
 
     def popen(self, bootstrap: str, topic: str, rate_msg_s: float, duration_s: float, *, warmup_s: float,
               record_size: int, stderr_path: Path, acks: str = "1",
