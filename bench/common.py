@@ -8,7 +8,8 @@ Public API:
   ConsumerPerformance (one server JVM each, pinned to CLIENT_CPU), .run(...) any Java main
   class against the Kafka jars (extra class path allowed).
 - cpu_seconds(pid), memory_kib(pid): utime+stime and (VmRSS, VmHWM) of a process.
-- create_topic(broker, topic, partitions, configs): CreateTopics v2 on the broker's PLAINTEXT port.
+- create_topic(broker, topic, partitions, configs): CreateTopics v2 on the broker's PLAINTEXT port;
+  delete_topic(broker, topic): DeleteTopics v1, to free a measured step's disk space.
 - spread(values, decimals): "median (min-max)"; machine(): what the run ran on.
 - write_results(path, section, begin, end): replace only the marked section of a Markdown file.
 - BenchError: a tool failed, timed out, or moved a different number of records than asked.
@@ -53,6 +54,8 @@ CLIENT_CPU = "1"
 # The load generator gets a normal server JVM (C2, G1), unlike the harness's short-run tools.
 LOADGEN_JVM_OPTS = ["-Xms512m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true"]
 DEFAULT_RECORD_SIZE_BYTES = 1024
+API_DELETE_TOPICS = 20
+DELETE_TIMEOUT_MS = 30_000
 MIB = 1024 * 1024
 GIB = 1024 * MIB
 
@@ -178,6 +181,19 @@ def create_topic(broker, topic: str, partitions: int, configs: dict[str, str] | 
     if error != 0:
         raise BenchError(f"CreateTopics {topic} ({partitions} partitions, {configs or {}}) on {broker.kind}: "
                          f"error {error} {message}")
+
+
+def delete_topic(broker, topic: str) -> None:
+    """DeleteTopics v1 on the broker's PLAINTEXT port: a measured step's data is removed before
+    the next step writes (a full run writes tens of GB; Kafka frees the files a minute later,
+    its log.segment.delete.delay.ms)."""
+    with wire.connect(broker.bootstrap) as sock:
+        r = wire.call(sock, API_DELETE_TOPICS, 1, wire.array([wire.string(topic)]) + wire.int32(DELETE_TIMEOUT_MS))
+        r.int32()  # throttle
+        results = r.array(lambda rr: (rr.string(), rr.int16())) or []
+    errors = [error for name, error in results if name == topic]
+    if errors != [0]:
+        raise BenchError(f"DeleteTopics {topic} on {broker.kind}: {results}")
 
 
 # ---------------------------------------------------------------------------- reporting

@@ -52,8 +52,8 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from common import (BROKERS, GIB, MIB, REPO, BenchError, cpu_seconds, create_topic, machine, memory_kib, spread,
-                    write_results)
+from common import (BROKERS, GIB, MIB, REPO, BenchError, cpu_seconds, create_topic, delete_topic, machine,
+                    memory_kib, spread, write_results)
 from compare_brokers import make_bench_broker
 from rdkafka_loadgen import RUN_SLACK_S, RdkafkaLatencyTool, RdkafkaLoadGenerator, check, parse
 from storage_probe import describe, probe
@@ -119,7 +119,7 @@ class Sizes:
 
 # Runs long enough that connection set-up is noise at librdkafka's speed; the storage probe's
 # write is the disk figure the acks=1 produce rows are held against.
-FULL = Sizes(512, 128, 1024, 128, 60, 5, 3, 2048, 50, 3)
+FULL = Sizes(512, 128, 1024, 128, 30, 5, 3, 2048, 50, 3)
 QUICK = Sizes(192, 48, 512, 64, 15, 3, 2, 1024, 50, 3)
 SMOKE = Sizes(1, 0.125, 4, 0, 2, 1, 0.5, 8, 10, 1)
 
@@ -328,6 +328,7 @@ class Comparison:
         records = records_for(self.sizes.warmup_mib, 1024)
         self.loadgen.produce(broker.bootstrap, topic, records, timeout_s=bulk_timeout_s(self.sizes.warmup_mib))
         self.loadgen.consume(broker.bootstrap, topic, records, timeout_s=bulk_timeout_s(self.sizes.warmup_mib))
+        delete_topic(broker, topic)
 
     def make_backlog(self, kind: str) -> tuple[str, int]:
         broker = self.brokers[kind]
@@ -415,6 +416,7 @@ class Comparison:
                 _, max_msg_s, _ = self.loadgen.produce(broker.bootstrap, topic,
                                                        records_for(self.sizes.produce_mib, LATENCY_RECORD_SIZE),
                                                        timeout_s=bulk_timeout_s(self.sizes.produce_mib))
+                delete_topic(broker, topic)
             self.latency_rate = max(MIN_LATENCY_RATE_MSG_S, max_msg_s / 2)
             self.note(f"latency rate: {self.latency_rate:,.0f} msg/s (half of Kafka's {max_msg_s:,.0f})")
         return self.latency_rate
@@ -424,9 +426,12 @@ class Comparison:
         topic = unique_topic("bench-latency")
         create_topic(broker, topic, LATENCY_PARTITIONS)
         rate = self.ensure_latency_rate()
-        res = self.latency_tool.run(broker.bootstrap, topic, rate, self.sizes.latency_s,
-                                    warmup_s=self.sizes.latency_warmup_s, record_size=LATENCY_RECORD_SIZE,
-                                    producer_props=LATENCY_PRODUCER_PROPS)
+        try:
+            res = self.latency_tool.run(broker.bootstrap, topic, rate, self.sizes.latency_s,
+                                        warmup_s=self.sizes.latency_warmup_s, record_size=LATENCY_RECORD_SIZE,
+                                        producer_props=LATENCY_PRODUCER_PROPS)
+        finally:
+            delete_topic(broker, topic)
         self.record("latency-rate", kind, rep, rate)
         for row, field in (("latency-p50", "p50_ms"), ("latency-p99", "p99_ms"), ("latency-p999", "p999_ms"),
                            ("latency-max", "max_ms")):
@@ -487,6 +492,9 @@ class Comparison:
                         if topic and consume_rows:
                             self.guarded(f"consume {name}", kind, rep, consume_rows,
                                          lambda k=kind, t=topic, s=size, p=partitions: self.consume_case(k, rep, t, s, p))
+                        if topic:
+                            self.guarded(f"delete {name}", kind, rep, [],
+                                         lambda k=kind, t=topic: delete_topic(self.brokers[k], t))
             if "consume" in groups:
                 for kind in started:
                     self.guarded("consume catch-up", kind, rep, ["catchup-mb", "catchup-msg", "catchup-cpu"],

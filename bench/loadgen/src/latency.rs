@@ -19,10 +19,10 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
-use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+use rdkafka::producer::{Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::{new_consumer, partition_count, Deliveries, METADATA_TIMEOUT_MS, POLL_TIMEOUT_MS};
+use crate::{new_consumer, partition_count, send_waiting, Deliveries, Record, METADATA_TIMEOUT_MS, POLL_TIMEOUT_MS};
 
 /// Payload header: scheduled send time (ns after the run's epoch) and sequence number.
 const HEADER_BYTES: usize = 16;
@@ -225,20 +225,10 @@ fn measure(bootstrap: &str, topic: &str, plan: &Plan, outcome: &mut Outcome) -> 
         outcome.max_send_lag = outcome.max_send_lag.max(Instant::now().saturating_duration_since(scheduled));
         payload[..8].copy_from_slice(&((scheduled - epoch).as_nanos() as u64).to_be_bytes());
         payload[8..16].copy_from_slice(&i.to_be_bytes());
-        let mut record = BaseRecord::<(), [u8]>::to(topic).payload(&payload);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    record = back;
-                    thread::sleep(Duration::from_micros(100));
-                }
-                Err((error, _)) => {
-                    outcome.errors += 1;
-                    outcome.first_error.get_or_insert_with(|| error.to_string());
-                    break;
-                }
-            }
+        let record = Record::to(topic).payload(&payload);
+        if let Err(error) = send_waiting(record, |r| producer.send(r), || thread::sleep(Duration::from_micros(100))) {
+            outcome.errors += 1;
+            outcome.first_error.get_or_insert_with(|| error.to_string());
         }
     }
     outcome.sent = total;

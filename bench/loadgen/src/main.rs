@@ -141,17 +141,12 @@ fn produce(bootstrap: &str, topic: &str, records: u64, record_bytes: usize, acks
     let payload: Vec<u8> = (0..record_bytes).map(|i| b'a' + (i % 26) as u8).collect();
     let start = Instant::now();
     for sent in 0..records {
-        let mut record = BaseRecord::<(), [u8]>::to(topic).payload(&payload);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    record = back;
-                    producer.poll(Duration::from_millis(1));
-                }
-                Err((error, _)) => return Err(format!("send failed after {sent} records: {error}")),
-            }
-        }
+        let record = Record::to(topic).payload(&payload);
+        let serve_deliveries = || {
+            producer.poll(Duration::from_millis(1));
+        };
+        send_waiting(record, |r| producer.send(r), serve_deliveries)
+            .map_err(|error| format!("send failed after {sent} records: {error}"))?;
         if sent % POLL_EVERY_RECORDS == 0 {
             producer.poll(Duration::ZERO);
         }
@@ -167,6 +162,28 @@ fn produce(bootstrap: &str, topic: &str, records: u64, record_bytes: usize, acks
         return Err(format!("{acknowledged} of {records} records acknowledged, {failed} failed (first: {first})"));
     }
     Ok(Report { records, bytes: records * record_bytes as u64, seconds })
+}
+
+/// A record as librdkafka's producers take it: no key, a borrowed payload.
+pub(crate) type Record<'a> = BaseRecord<'a, (), [u8]>;
+
+/// Queues `record` with `send`, calling `wait` while librdkafka's queue is full (so a full
+/// queue slows the sender down instead of failing the run).
+pub(crate) fn send_waiting<'a>(
+    mut record: Record<'a>,
+    mut send: impl FnMut(Record<'a>) -> Result<(), (KafkaError, Record<'a>)>,
+    mut wait: impl FnMut(),
+) -> Result<(), KafkaError> {
+    loop {
+        match send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                record = back;
+                wait();
+            }
+            Err((error, _)) => return Err(error),
+        }
+    }
 }
 
 /// Reads `records` records from the start of every partition of `topic` (assigned, no
