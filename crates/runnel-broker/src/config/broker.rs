@@ -79,7 +79,7 @@ pub struct BrokerConfig {
     pub offsets_retention_check_interval_ms: i64,
     pub offset_metadata_max_bytes: i32,
     pub producer_id_expiration_ms: i32,
-    /// num.io.threads (accepted; reported, not used).
+    /// num.io.threads: the runtime's worker threads, which run the handlers and their disk IO.
     pub num_io_threads: i32,
     /// num.network.threads (accepted; reported, not used).
     pub num_network_threads: i32,

@@ -148,8 +148,8 @@ pub(crate) const BROKER_KEYS: &[BrokerKey] = &[
     key("request.timeout.ms", INT, Some("30000"), ANY, NO, "Request timeout."),
     key("fetch.max.bytes", INT, Some("57671680"), AtLeast(1024), YES, "Most bytes returned for one fetch request."),
     key("max.incremental.fetch.session.cache.slots", INT, Some("1000"), AtLeast(0), NO, "Incremental fetch sessions kept."),
-    // Threads (Runnel runs on an async runtime sized by the binary).
-    key("num.io.threads", INT, Some("8"), AtLeast(1), NO, "Request handler threads."),
+    // Threads: num.io.threads sizes the async runtime; the rest have no counterpart.
+    key("num.io.threads", INT, Some("8"), AtLeast(1), YES, "Request handler threads: the runtime's workers."),
     key("num.network.threads", INT, Some("3"), AtLeast(1), NO, "Network threads per listener."),
     key("background.threads", INT, Some("10"), AtLeast(1), NO, "Background task threads."),
     key("num.recovery.threads.per.data.dir", INT, Some("2"), AtLeast(1), NO, "Recovery threads per log directory (Kafka 4.0 default: 2)."),

@@ -24,6 +24,7 @@
 //! | controller.listener.names | none | these listeners are parsed, validated, and **not opened** |
 //! | log.dirs / log.dir | **./runnel-data** (log.dir) | Kafka: /tmp/kafka-logs. log.dirs wins; duplicates rejected |
 //! | num.partitions | 1 | |
+//! | num.io.threads | 8 | the async runtime's worker threads: handlers and their disk IO run on them |
 //! | default.replication.factor | 1 | Runnel also requires 1..=32767 (Kafka has no check) |
 //! | auto.create.topics.enable | true | |
 //! | delete.topic.enable | true | |
@@ -80,7 +81,7 @@
 //! Every ssl key may be set per listener as `listener.name.<name>.ssl.*`, which wins (see `ssl`).
 //!
 //! Accepted without effect (validated with Kafka's type and range, reported by DescribeConfigs,
-//! warned about when set): thread counts (num.io.threads, num.network.threads, background.threads,
+//! warned about when set): thread counts (num.network.threads, background.threads,
 //! num.recovery.threads.per.data.dir = 2 in Kafka 4.0), socket buffers, log.cleaner.*,
 //! log.roll.jitter.*, log.preallocate, compression levels, transaction.*, process.roles, and the
 //! rest of `catalog::BROKER_KEYS` marked `NoEffect`. Accepted by name only: KRaft quorum keys
