@@ -26,7 +26,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestKind};
 use kafka_protocol::protocol::Encodable;
 use kafka_protocol::messages::ResponseKind;
-use runnel_protocol::fetch_response::Splice;
+use runnel_protocol::fetch_response::{wire_parts, Splice};
 use runnel_protocol::frame::{
     check_frame_size, decode_request_header, peek_preamble, write_fetch_response, write_response, FrameError,
     FRAME_SIZE_PREFIX_BYTES,
@@ -271,16 +271,7 @@ async fn write_spliced<S: AsyncWrite + Unpin>(stream: &mut S, out: &[u8], splice
     if splices.is_empty() {
         return write_flushed(stream, out).await;
     }
-    let mut parts: Vec<&[u8]> = Vec::with_capacity(2 * splices.len() + 1);
-    let mut from = 0;
-    for splice in splices {
-        parts.push(&out[from..splice.at]);
-        parts.push(&splice.bytes);
-        from = splice.at;
-    }
-    parts.push(&out[from..]);
-    let mut slices: Vec<std::io::IoSlice<'_>> =
-        parts.into_iter().filter(|part| !part.is_empty()).map(std::io::IoSlice::new).collect();
+    let mut slices: Vec<std::io::IoSlice<'_>> = wire_parts(out, splices).into_iter().map(std::io::IoSlice::new).collect();
     let mut remaining: &mut [std::io::IoSlice<'_>] = &mut slices;
     while !remaining.is_empty() {
         let batch = remaining.len().min(WRITE_SLICES_MAX);

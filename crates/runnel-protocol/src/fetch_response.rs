@@ -158,17 +158,24 @@ fn put_uvarint(out: &mut BytesMut, mut value: u64) {
     out.put_u8(value as u8);
 }
 
-/// `out` with every splice inserted where it belongs: what the wire carries.
-pub fn flatten(out: &[u8], splices: &[Splice]) -> Vec<u8> {
-    let mut flat = Vec::with_capacity(out.len() + splices.iter().map(|s| s.bytes.len()).sum::<usize>());
+/// The pieces of `out` and its splices in wire order (empty pieces left out): what a
+/// vectored write sends.
+pub fn wire_parts<'a>(out: &'a [u8], splices: &'a [Splice]) -> Vec<&'a [u8]> {
+    let mut parts = Vec::with_capacity(2 * splices.len() + 1);
     let mut from = 0;
     for splice in splices {
-        flat.extend_from_slice(&out[from..splice.at]);
-        flat.extend_from_slice(&splice.bytes);
+        parts.push(&out[from..splice.at]);
+        parts.push(&splice.bytes[..]);
         from = splice.at;
     }
-    flat.extend_from_slice(&out[from..]);
-    flat
+    parts.push(&out[from..]);
+    parts.retain(|part| !part.is_empty());
+    parts
+}
+
+/// `out` with every splice inserted where it belongs: what the wire carries.
+pub fn flatten(out: &[u8], splices: &[Splice]) -> Vec<u8> {
+    wire_parts(out, splices).concat()
 }
 
 #[cfg(test)]
