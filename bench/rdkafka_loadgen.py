@@ -68,8 +68,8 @@ class RdkafkaLoadGenerator:
         report = self._run(["produce", bootstrap, topic, str(records), str(record_size), acks], timeout_s)
         return report["mb_s"], report["msg_s"], None
 
-    def consume(self, bootstrap: str, topic: str, records: int, *, timeout_s: float = TOOL_TIMEOUT_S,
-                **_ignored) -> tuple[float, float]:
+    def consume(self, bootstrap: str, topic: str, records: int, *,
+                timeout_s: float = TOOL_TIMEOUT_S) -> tuple[float, float]:
         report = self._run(["consume", bootstrap, topic, str(records)], timeout_s)
         return report["mb_s"], report["msg_s"]
 

@@ -23,9 +23,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, RequestKind};
+use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
 use kafka_protocol::protocol::Encodable;
-use kafka_protocol::messages::ResponseKind;
 use runnel_protocol::fetch_response::{wire_parts, Splice};
 use runnel_protocol::frame::{
     check_frame_size, decode_request_header, peek_preamble, write_fetch_response, write_response, FrameError,
@@ -241,7 +240,6 @@ async fn serve_stream<S>(
             }
         }
         out.clear();
-        splices.clear();
         let timer = ctx.request_metrics.start(&body);
         match answer(&ctx, body, &session, &mut out, &mut splices, &shutdown).await {
             Ok(Answer::Deferred(pending)) => {
@@ -260,7 +258,7 @@ async fn serve_stream<S>(
             return close(Closed::Write(error));
         }
         // The spliced record sets pin their read buffers: release them now, not at the
-        // connection's next request.
+        // connection's next request (this also leaves `splices` empty for it).
         splices.clear();
     }
 }

@@ -67,16 +67,13 @@ pub fn encode_spliced(
                 out.put_i64(partition.log_start_offset);
             }
             match &partition.aborted_transactions {
-                None if flexible => put_uvarint(out, 0),
-                None => out.put_i32(-1),
+                None => put_null(out, flexible),
                 Some(aborted) => {
                     put_array_len(out, aborted.len(), flexible);
                     for transaction in aborted {
                         out.put_i64(transaction.producer_id.0);
                         out.put_i64(transaction.first_offset);
-                        if flexible {
-                            put_uvarint(out, 0);
-                        }
+                        put_no_tagged_fields(out, flexible);
                     }
                 }
             }
@@ -84,8 +81,7 @@ pub fn encode_spliced(
                 out.put_i32(partition.preferred_read_replica.0);
             }
             match &partition.records {
-                None if flexible => put_uvarint(out, 0),
-                None => out.put_i32(-1),
+                None => put_null(out, flexible),
                 Some(records) => {
                     if flexible {
                         put_uvarint(out, records.len() as u64 + 1);
@@ -100,17 +96,11 @@ pub fn encode_spliced(
                     }
                 }
             }
-            if flexible {
-                put_uvarint(out, 0);
-            }
+            put_no_tagged_fields(out, flexible);
         }
-        if flexible {
-            put_uvarint(out, 0);
-        }
+        put_no_tagged_fields(out, flexible);
     }
-    if flexible {
-        put_uvarint(out, 0);
-    }
+    put_no_tagged_fields(out, flexible);
     Ok(spliced_bytes)
 }
 
@@ -139,6 +129,22 @@ fn partition_spliceable(partition: &PartitionData, version: i16) -> bool {
         && partition.snapshot_id == defaults.snapshot_id
         && partition.unknown_tagged_fields.is_empty()
         && partition.aborted_transactions.iter().flatten().all(|t| t.unknown_tagged_fields.is_empty())
+}
+
+/// A null nullable array or bytes: length 0 as a compact length, -1 before flexible versions.
+fn put_null(out: &mut BytesMut, flexible: bool) {
+    if flexible {
+        put_uvarint(out, 0);
+    } else {
+        out.put_i32(-1);
+    }
+}
+
+/// The empty tagged-field section that ends every flexible struct.
+fn put_no_tagged_fields(out: &mut BytesMut, flexible: bool) {
+    if flexible {
+        put_uvarint(out, 0);
+    }
 }
 
 fn put_array_len(out: &mut BytesMut, len: usize, flexible: bool) {
@@ -218,7 +224,7 @@ mod tests {
             .with_records(records.map(Bytes::from))
     }
 
-    fn response(_version: i16, topics: &[(&str, Vec<PartitionData>)]) -> FetchResponse {
+    fn response(topics: &[(&str, Vec<PartitionData>)]) -> FetchResponse {
         FetchResponse::default()
             .with_throttle_time_ms(5)
             .with_responses(
@@ -238,7 +244,6 @@ mod tests {
         for version in 4..=12 {
             let big = (0..70_000u32).map(|i| (i % 251) as u8).collect::<Vec<_>>();
             let response = response(
-                version,
                 &[
                     ("t", vec![partition(0, Some(big.clone()), version, None), partition(1, Some(vec![1, 2, 3]), version, Some(0))]),
                     ("", vec![]),
@@ -257,12 +262,12 @@ mod tests {
         let diverging = PartitionData::default()
             .with_diverging_epoch(EpochEndOffset::default().with_epoch(3).with_end_offset(9))
             .with_records(Some(Bytes::from(vec![0u8; 10_000])));
-        let response = response(12, &[("t", vec![diverging])]);
+        let response = response(&[("t", vec![diverging])]);
         let (flat, splices) = spliced_bytes(&response, 12);
         assert!(splices.is_empty());
         assert_eq!(flat, kafka_protocol_bytes(&response, 12));
         // A version the encoder does not write (v13 carries topic ids) goes the same way.
-        let response = self::response(13, &[("t", vec![partition(0, Some(vec![0; 9000]), 13, None)])]);
+        let response = self::response(&[("t", vec![partition(0, Some(vec![0; 9000]), 13, None)])]);
         let (flat, splices) = spliced_bytes(&response, 13);
         assert!(splices.is_empty());
         assert_eq!(flat, kafka_protocol_bytes(&response, 13));
@@ -280,7 +285,7 @@ mod tests {
                 .enumerate()
                 .map(|(i, size)| partition(i as i32, size.map(|n| vec![i as u8; n]), version, aborted))
                 .collect();
-            let response = response(version, &[("topic", partitions)]);
+            let response = response(&[("topic", partitions)]);
             let (flat, _) = spliced_bytes(&response, version);
             prop_assert_eq!(flat, kafka_protocol_bytes(&response, version));
         }

@@ -146,9 +146,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     for warning in warnings {
         tracing::warn!("{warning}");
     }
-    // Kafka's request handler threads: handlers write to the page cache on these threads, and
-    // a write the kernel throttles must not stall every other connection (pinned to one core,
-    // tokio's default of one worker per core did: p99.9 latency twice Kafka's).
+    // Kafka's request handler threads: handlers and their disk IO run on these workers, so a
+    // write the kernel throttles holds one of them, not the whole broker (tokio's default is
+    // one worker per core: one, when pinned).
     let worker_threads = usize::try_from(config.num_io_threads).context("num.io.threads")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(worker_threads)
