@@ -8,7 +8,8 @@
 //! scan        chunked batch scanner for recovery and rebuilds
 //! segment     one segment: append (all-or-nothing), lookups, recovery of its files
 //! producer    idempotent-producer state (5-batch window, snapshots)
-//! partition   PartitionLog: offsets, append, read, roll, flush, tick, close
+//! partition   PartitionLog: offsets, append, roll, flush, tick, close
+//! read        which whole batches a read returns; copied, or as file slices for sendfile
 //! recovery    PartitionLog::open: which segments to trust, validate the rest, truncate
 //! retention   retention.ms / retention.bytes, truncate_to (the replication seam)
 //! compaction  cleanup.policy=compact: Kafka's log cleaner, crash-safe segment swaps
@@ -54,6 +55,7 @@ mod index;
 mod layout;
 mod partition;
 pub mod producer;
+mod read;
 mod recovery;
 mod retention;
 mod scan;
@@ -63,6 +65,7 @@ pub mod storage;
 pub use compaction::{CompactionOutcome, CLEANER_CHECKPOINT_FILE};
 pub use layout::{CHECKPOINT_FILE, CLEAN_SHUTDOWN_FILE};
 pub use partition::{PartitionLog, PendingFlush, PRODUCER_EXPIRATION_CHECK_INTERVAL_MS};
+pub use read::FileSlice;
 pub use producer::{BatchMetadata, ProducerEntry, ProducerStateManager, PRODUCER_BATCHES_RETAINED};
 pub use runnel_protocol::batch::BatchError;
 pub use storage::{FaultPlan, FaultStorage, FileStorage, FileSync, MemStorage, Storage, StorageFile};

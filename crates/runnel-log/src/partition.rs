@@ -1,6 +1,6 @@
-//! [`PartitionLog`]: the segments of one partition, its offsets, appends, reads, rolls and
-//! flushes. Opening (recovery) lives in `recovery.rs`; retention and truncation in
-//! `retention.rs`.
+//! [`PartitionLog`]: the segments of one partition, its offsets, appends, rolls and
+//! flushes. Opening (recovery) lives in `recovery.rs`; reads in `read.rs`; retention and
+//! truncation in `retention.rs`.
 //!
 //! Invariants, asserted where cheap: segments are sorted, never empty as a list, contiguous
 //! (each segment's base offset is the previous one's next offset) and only the last one is
@@ -20,7 +20,7 @@ use crate::producer::{ProducerCheck, ProducerStateManager};
 use crate::scan::last_offset;
 use crate::segment::{AppendFailure, Segment};
 use crate::storage::{FileSync, Storage};
-use crate::{AppendOutcome, LogConfig, LogError, ReadResult};
+use crate::{AppendOutcome, LogConfig, LogError};
 
 /// How often `tick` looks for expired producers (Kafka's
 /// producer.id.expiration.check.interval.ms default).
@@ -405,70 +405,6 @@ impl PartitionLog {
         self.config = config;
     }
 
-    /// Whole batches from the one containing `offset`; see [`PartitionLog::read_into`].
-    pub fn read(&self, offset: i64, max_bytes: usize, max_offset: i64, min_one_batch: bool) -> Result<ReadResult, LogError> {
-        let mut bytes = Vec::new();
-        self.read_into(offset, max_bytes, max_offset, min_one_batch, &mut bytes)?;
-        Ok(ReadResult { bytes })
-    }
-
-    /// Appends to `out` whole batches, as stored, from the one containing `offset`: batches
-    /// are taken while their total stays within `max_bytes` and their base offset is below
-    /// `max_offset`; with `min_one_batch` a first batch larger than `max_bytes` comes alone.
-    /// Reading continues into later segments. `offset == log end` reads nothing; outside
-    /// `[log start, log end]` is `OffsetOutOfRange`. Lets the caller reuse its buffer.
-    pub fn read_into(
-        &self,
-        offset: i64,
-        max_bytes: usize,
-        max_offset: i64,
-        min_one_batch: bool,
-        out: &mut Vec<u8>,
-    ) -> Result<(), LogError> {
-        let log_end_offset = self.log_end_offset();
-        if offset < self.log_start_offset || offset > log_end_offset {
-            return Err(LogError::OffsetOutOfRange {
-                offset,
-                log_start_offset: self.log_start_offset,
-                log_end_offset,
-            });
-        }
-        let Some(mut index) = self.segment_index_for(offset) else { return Ok(()) };
-        let mut read_bytes = 0usize;
-        let mut from_offset = offset;
-        while index < self.segments.len() {
-            let segment = &self.segments[index];
-            let Some((start, first)) = segment.find_batch(from_offset)? else {
-                index += 1;
-                continue;
-            };
-            if first.base_offset >= max_offset {
-                return Ok(());
-            }
-            let first_bytes = first.total_bytes();
-            if read_bytes + first_bytes > max_bytes {
-                if read_bytes == 0 && min_one_batch {
-                    segment.read_bytes(start, first_bytes, out)?;
-                }
-                return Ok(());
-            }
-            let budget = (max_bytes - read_bytes) as u64;
-            let len = budget.min(segment.size_bytes() - start) as usize;
-            let before = out.len();
-            segment.read_bytes(start, len, out)?;
-            let (kept, stopped) = whole_batches_below(&out[before..], max_offset)
-                .map_err(|why| LogError::Corrupt(self.dir.display().to_string(), why))?;
-            out.truncate(before + kept);
-            read_bytes += kept;
-            if stopped || start + kept as u64 != segment.size_bytes() {
-                return Ok(());
-            }
-            index += 1;
-            from_offset = segment.next_offset();
-        }
-        Ok(())
-    }
-
     /// The first batch whose max timestamp is at least `timestamp_ms`, as stored.
     pub fn batch_for_timestamp(&self, timestamp_ms: i64) -> Result<Option<Vec<u8>>, LogError> {
         for segment in &self.segments {
@@ -522,25 +458,4 @@ impl PartitionLog {
         self.storage.remove_dir_all(&self.dir)?;
         Ok(())
     }
-}
-
-/// Walks the batches at the start of `bytes`: returns how many bytes hold whole batches with
-/// base offsets below `max_offset`, and whether `max_offset` stopped the walk.
-fn whole_batches_below(bytes: &[u8], max_offset: i64) -> Result<(usize, bool), String> {
-    let mut position = 0;
-    while bytes.len() - position >= BATCH_HEADER_BYTES {
-        let header = BatchHeader::parse(&bytes[position..]).map_err(|e| e.to_string())?;
-        if header.batch_length < (BATCH_HEADER_BYTES - BATCH_LENGTH_PREFIX_BYTES) as i32 {
-            return Err(format!("stored batch with length field {}", header.batch_length));
-        }
-        if header.base_offset >= max_offset {
-            return Ok((position, true));
-        }
-        let end = position + header.total_bytes();
-        if end > bytes.len() {
-            break;
-        }
-        position = end;
-    }
-    Ok((position, false))
 }

@@ -553,6 +553,42 @@ impl Segment {
         Ok(None)
     }
 
+    /// The end of the whole batches from `start` (a batch boundary) that end by `limit` and
+    /// have base offsets below `max_offset`, and whether they run to the segment's end.
+    pub fn whole_batches_end(&self, start: u64, limit: u64, max_offset: i64) -> io::Result<(u64, bool)> {
+        let mut end = limit.min(self.size_bytes);
+        if max_offset < self.next_offset {
+            // Batches are taken while their base offset is below max_offset, so the one
+            // holding it is taken when it starts below it.
+            if let Some((position, header)) = self.find_batch(max_offset)? {
+                let boundary = if header.base_offset >= max_offset { position } else { position + header.total_bytes() as u64 };
+                end = end.min(boundary);
+            }
+        }
+        if end == self.size_bytes {
+            return Ok((end, true));
+        }
+        // `end` may fall inside a batch: walk the headers from the last index entry at or
+        // before it (entries are batch starts) to the last boundary at or before it.
+        let entries = self.offset_index.entries(self.bounds())?;
+        let at = entries.partition_point(|e| u64::try_from(e.position).is_ok_and(|p| p <= end));
+        let mut position = at.checked_sub(1).map_or(start, |i| (entries[i].position as u64).max(start));
+        while position < end {
+            let header = read_header_at(self.log.as_ref(), position, self.size_bytes)?;
+            let next = position + header.total_bytes() as u64;
+            if next > end {
+                break;
+            }
+            position = next;
+        }
+        Ok((position, false))
+    }
+
+    /// The log file itself, when the storage can share it (see [`StorageFile::shared_file`]).
+    pub fn shared_file(&self) -> Option<std::sync::Arc<std::fs::File>> {
+        self.log.shared_file()
+    }
+
     /// The first batch whose max timestamp is at least `timestamp`, not before `min_offset`.
     pub fn find_batch_by_timestamp(&self, timestamp: i64, min_offset: i64) -> io::Result<Option<(u64, BatchHeader)>> {
         if self.max_timestamp < timestamp {

@@ -24,6 +24,7 @@ mod mem;
 
 pub use fault::{FaultPlan, FaultStorage};
 pub use file::FileStorage;
+pub(crate) use file::pread_append;
 pub use mem::MemStorage;
 
 use std::io;
@@ -63,6 +64,13 @@ pub trait StorageFile: Send + Sync + std::fmt::Debug {
     fn sync(&mut self) -> io::Result<()>;
     /// A handle that syncs this file from another thread, without `&mut` access to it.
     fn sync_handle(&self) -> Box<dyn FileSync>;
+
+    /// The open file itself, for a reader that sends its bytes straight from the page cache
+    /// (`sendfile`); `None` when there is no such file (in memory) or reads must go through
+    /// this implementation (fault injection).
+    fn shared_file(&self) -> Option<std::sync::Arc<std::fs::File>> {
+        None
+    }
 
     /// Appends `len` bytes read from `offset` to `out`, or fails with
     /// [`io::ErrorKind::UnexpectedEof`] leaving `out` as it was. Implementations that can
