@@ -8,7 +8,7 @@ use kafka_protocol::messages::{ApiKey, FetchResponse, RequestHeader, ResponseHea
 use kafka_protocol::protocol::{Decodable, Encodable};
 use thiserror::Error;
 
-use crate::fetch_response::Splice;
+use crate::fetch_response::{External, Splice};
 
 /// Bytes of the size prefix in front of every frame.
 pub const FRAME_SIZE_PREFIX_BYTES: usize = 4;
@@ -83,19 +83,21 @@ pub fn write_response<E: std::fmt::Display>(
     write_frame(out, correlation_id, header_version, |buf| encode_body(buf).map(|()| 0))
 }
 
-/// [`write_response`] for a fetch response whose large record sets stay out of `out`: they
-/// are pushed to `splices` (see [`crate::fetch_response`]) and counted in the size prefix.
+/// [`write_response`] for a fetch response whose large record sets, and `externals`, stay
+/// out of `out`: they are pushed to `splices` (see [`crate::fetch_response`]) and counted in
+/// the size prefix.
 pub fn write_fetch_response(
     out: &mut BytesMut,
     correlation_id: i32,
     header_version: i16,
     response: &FetchResponse,
     version: i16,
+    externals: &[External],
     splices: &mut Vec<Splice>,
 ) -> Result<(), FrameError> {
     let spliced_before = splices.len();
     let written = write_frame(out, correlation_id, header_version, |buf| {
-        crate::fetch_response::encode_spliced(buf, response, version, splices)
+        crate::fetch_response::encode_spliced(buf, response, version, externals, splices)
     });
     if written.is_err() {
         splices.truncate(spliced_before);
@@ -145,9 +147,9 @@ mod tests {
         let response = FetchResponse::default().with_responses(vec![FetchableTopicResponse::default()
             .with_partitions(vec![PartitionData::default().with_records(Some(records.clone()))])]);
         let (mut out, mut splices) = (BytesMut::new(), Vec::new());
-        write_fetch_response(&mut out, 42, 1, &response, 12, &mut splices).unwrap();
+        write_fetch_response(&mut out, 42, 1, &response, 12, &[], &mut splices).unwrap();
         assert_eq!(splices.len(), 1);
-        let frame = crate::fetch_response::flatten(&out, &splices);
+        let frame = crate::fetch_response::flatten(&out, &splices, |_| unreachable!());
         let size = i32::from_be_bytes(frame[..4].try_into().unwrap()) as usize;
         assert_eq!(size, frame.len() - FRAME_SIZE_PREFIX_BYTES);
         assert_eq!(out.len() + records.len(), frame.len());
