@@ -9,6 +9,9 @@ What Kafka 4.1.1 does, and so what these tests assert on both brokers:
 - A batch larger than partition_max_bytes and max_bytes is still returned whole when it is
   the first data of the response (KIP-74); after that the limits hold (Kafka may append
   a partial batch up to the limit, which readers drop; whole batches never exceed it).
+- Large record sets (Runnel sends those of 32 KiB or more from its log files with sendfile)
+  come back byte for byte, from several partitions in one response, on every version, and
+  a partition limit inside them still gives whole batches only.
 - isolation_level=1 without transactions reads up to the high watermark (LSO = HW) and
   answers an empty aborted-transactions list; read_uncommitted answers it null.
 - Fetch offset past the log end: 1 OFFSET_OUT_OF_RANGE (high watermark -1 in the error
@@ -19,6 +22,7 @@ What Kafka 4.1.1 does, and so what these tests assert on both brokers:
 
 from __future__ import annotations
 
+import random
 import socket
 import threading
 import time
@@ -39,6 +43,11 @@ IDLE_EARLY_SLACK_S = 0.2
 IDLE_LATE_BOUND_S = 5.0
 BIG_VALUE_BYTES = 5000
 SMALL_LIMIT_BYTES = 100
+# Batches of 3 x 20 KB: each well over the 32 KiB from which Runnel sends from its files.
+LARGE_VALUE_BYTES = 20_000
+LARGE_BATCH_RECORDS = 3
+LARGE_BATCHES = 5
+LARGE_PARTITIONS = 3
 # Kafka serves the newest Fetch versions it shares with Runnel; 12 is the first flexible one.
 FETCH_VERSIONS = [4, 7, 11, 12]
 
@@ -180,6 +189,47 @@ def test_max_bytes_spent_by_first_partition_leaves_nothing_whole_for_the_next(br
     assert wp.values_of(p0.batches) == [b"p0" * BIG_VALUE_BYTES], p0
     assert p1.batches == [], p1
     assert p1.high_watermark == 1, p1
+
+
+def produce_large(broker, topic: str, partition: int) -> list[bytes]:
+    """LARGE_BATCHES batches of random values into one partition; returns the values."""
+    rng = random.Random(f"{topic}-{partition}")
+    values = []
+    for _ in range(LARGE_BATCHES):
+        batch = [rng.randbytes(LARGE_VALUE_BYTES) for _ in range(LARGE_BATCH_RECORDS)]
+        produce(broker, topic, batch, partition=partition)
+        values.extend(batch)
+    return values
+
+
+@pytest.mark.parametrize("version", FETCH_VERSIONS)
+def test_large_record_sets_from_several_partitions_come_back_byte_for_byte(broker, topic, version):
+    wp.create_topic(broker.bootstrap, topic, partitions=LARGE_PARTITIONS)
+    produced = {p: produce_large(broker, topic, p) for p in range(LARGE_PARTITIONS)}
+    wanted = [FetchPartition(topic, p, 0, partition_max_bytes=4 * 1024 * 1024) for p in range(LARGE_PARTITIONS)]
+    with connect(broker) as s:
+        res = wp.fetch(s, wanted, version=version)
+        # From the middle of the log, and then again on the same connection.
+        middle = wp.fetch_one(s, topic, 1, 2 * LARGE_BATCH_RECORDS, version=version)
+    for p in range(LARGE_PARTITIONS):
+        part = res.partitions[(topic, p)]
+        assert part.error_code == wp.ERROR_NONE, part
+        assert part.high_watermark == LARGE_BATCHES * LARGE_BATCH_RECORDS, part
+        assert wp.values_of(part.batches) == produced[p], f"partition {p}"
+    assert wp.values_of(middle.batches) == produced[1][2 * LARGE_BATCH_RECORDS:]
+
+
+def test_partition_max_bytes_inside_large_batches_gives_whole_batches_only(broker, topic):
+    wp.create_topic(broker.bootstrap, topic)
+    values = produce_large(broker, topic, 0)
+    with connect(broker) as s:
+        size = wp.fetch_one(s, topic, 0, 0).batches[0].size_bytes
+        limit = 3 * size + size // 2
+        part = wp.fetch_one(s, topic, 0, LARGE_BATCH_RECORDS, partition_max_bytes=limit)
+    assert part.error_code == wp.ERROR_NONE, part
+    assert len(part.records) <= limit, (len(part.records), limit)
+    assert [b.base_offset for b in part.batches] == [3, 6, 9], part.batches
+    assert wp.values_of(part.batches) == values[LARGE_BATCH_RECORDS:4 * LARGE_BATCH_RECORDS]
 
 
 # --------------------------------------------------------------------------- offsets, isolation

@@ -4,6 +4,8 @@
   commit, committed offsets checked) over SSL with a client certificate, with kafka-python,
   confluent-kafka, Kafka's Java console tools and the runnel CLI on runnel-client (the last
   two reading one Java client.properties with a PEM keystore).
+- A fetch of large record sets over SSL returns them byte for byte (Runnel sends such sets
+  from its files on plain TCP; over TLS it must read them in and encrypt them).
 - Metadata answers with the address advertised for the listener the client came in on.
 - The broker starts with a PKCS12 keystore, with inline PEM (ssl.keystore.key and
   ssl.keystore.certificate.chain), with an encrypted PKCS#8 key (ssl.key.password), and with
@@ -13,6 +15,7 @@ Bad TLS input is in test_tls_bad_input.py.
 
 from __future__ import annotations
 
+import random
 import ssl
 import subprocess
 import uuid
@@ -20,6 +23,7 @@ import uuid
 import pytest
 
 from harness import BrokerStartError, wire
+from harness import wire_protocol as wp
 from harness.certs import PKCS12_PASSWORD, Certs, make_certs, server_ssl_settings
 from harness.paths import RUNNEL_BIN
 from harness.ports import LOOPBACK
@@ -27,6 +31,9 @@ from harness.tls_clients import ck_user_story, java_user_story, kp_user_story, r
 
 SSL = {"SSL": "SSL"}
 MAX_PROBLEMS_SHOWN = 8
+# Over the 32 KiB from which Runnel sends a record set from its files on plain TCP.
+LARGE_VALUE_BYTES = 50_000
+LARGE_VALUES = 4
 CLI_TIMEOUT_S = 60
 KEY_PASSWORD = "key-secret"
 
@@ -52,6 +59,20 @@ def test_user_story_over_ssl_with_client_certificates(ssl_broker, certs, topic, 
 
 def _advertised(sock) -> list[tuple[int, str, int]]:
     return wire.metadata_v1(sock).brokers
+
+
+def test_large_record_sets_fetched_over_ssl_come_back_byte_for_byte(ssl_broker, certs, topic):
+    wp.create_topic(ssl_broker.bootstrap, topic)
+    rng = random.Random(topic)
+    values = [rng.randbytes(LARGE_VALUE_BYTES) for _ in range(LARGE_VALUES)]
+    with wire.connect(ssl_broker.bootstrap) as plain:
+        for value in values:
+            res = wp.produce(plain, topic, 0, wp.batch([wp.BatchRecord(b"k", value)]))
+            assert res.error_code == wp.ERROR_NONE, res
+    with tls_socket(ssl_broker.listener_bootstrap("SSL"), certs) as sock:
+        part = wp.fetch_one(sock, topic, 0, 0, partition_max_bytes=4 * 1024 * 1024)
+    assert part.error_code == wp.ERROR_NONE, part
+    assert wp.values_of(part.batches) == values
 
 
 def test_metadata_advertises_the_address_of_the_listener_the_client_came_in_on(broker_factory, broker_kind, certs,

@@ -8,7 +8,9 @@
 //! once known, the principal; the broker and its other clients carry on. Past the handshake
 //! the transport is just a byte stream: handlers see only the [`Session`]. A fetch
 //! response's large record sets are written from their read buffers with vectored writes
-//! rather than copied into the response buffer (`runnel_protocol::fetch_response`).
+//! rather than copied into the response buffer (`runnel_protocol::fetch_response`), or, on
+//! plain TCP, sent from the log's files with `sendfile` (`send_file`); over TLS those are
+//! read in first, since the bytes must be encrypted.
 //!
 //! The SASL gate: until `sasl::Authenticator` reports success, frames are bounded by
 //! `sasl.server.max.receive.size` and go to the authenticator, which lets only ApiVersions
@@ -25,7 +27,8 @@ use std::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
 use kafka_protocol::protocol::Encodable;
-use runnel_protocol::fetch_response::{wire_parts, Splice};
+use runnel_log::FileSlice;
+use runnel_protocol::fetch_response::{spliceable, wire_parts, Splice, WirePart};
 use runnel_protocol::frame::{
     check_frame_size, decode_request_header, peek_preamble, write_fetch_response, write_response, FrameError,
     FRAME_SIZE_PREFIX_BYTES,
@@ -41,6 +44,7 @@ use crate::config::SecurityProtocol;
 use crate::context::BrokerContext;
 use crate::handlers::{self, Caller, Dispatched, Reply};
 use crate::sasl::{Authenticator, Step, SASL_AUTHENTICATION_TIMEOUT_MS};
+use crate::send_file::{self, WRITE_SLICES_MAX};
 use crate::session::Session;
 use crate::tls::{KafkaPrincipal, ListenerTls, TLS_HANDSHAKE_TIMEOUT_MS};
 
@@ -48,9 +52,6 @@ use crate::tls::{KafkaPrincipal, ListenerTls, TLS_HANDSHAKE_TIMEOUT_MS};
 /// and the body (and often the next pipelined frame) arrive in one `recvfrom` instead of
 /// three, and the body is split off as `Bytes` without a copy or a zero-fill.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
-
-/// Buffers one vectored write hands the kernel at most (Linux takes up to 1024).
-const WRITE_SLICES_MAX: usize = 512;
 
 /// Produce requests a connection may have appended but not yet answered while their group
 /// commit runs: reading on meanwhile lets one sync cover several of a producer's in-flight
@@ -77,6 +78,47 @@ enum Answer {
 enum Event {
     Frame(Result<Option<Bytes>, Closed>),
     Durable(Reply),
+}
+
+/// An established byte stream, and whether record sets can be sent to it from files.
+trait Transport: AsyncRead + AsyncWrite + Unpin {
+    /// The socket, when bytes reach the wire as written (no TLS): `sendfile` can feed it.
+    fn plain_socket(&self) -> Option<&TcpStream>;
+}
+
+impl Transport for TcpStream {
+    fn plain_socket(&self) -> Option<&TcpStream> {
+        Some(self)
+    }
+}
+
+impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
+    fn plain_socket(&self) -> Option<&TcpStream> {
+        None
+    }
+}
+
+/// A response on its way out: the frame in `out`, less the record sets it leaves out.
+#[derive(Default)]
+struct Outgoing {
+    out: BytesMut,
+    /// Record sets written from their own buffers.
+    splices: Vec<Splice>,
+    /// Record sets sent from the log's files, by the index in their external splice.
+    files: Vec<Vec<FileSlice>>,
+}
+
+impl Outgoing {
+    /// Drops the last response, releasing the read buffers and files it pinned.
+    fn clear(&mut self) {
+        self.out.clear();
+        self.splices.clear();
+        self.files.clear();
+    }
+
+    fn len(&self) -> usize {
+        self.out.len() + self.splices.iter().map(Splice::len).sum::<usize>()
+    }
 }
 
 /// What a negative connections.max.idle.ms (Kafka: never expire) waits for: a century.
@@ -163,15 +205,13 @@ pub async fn serve(
 
 /// The request loop over an established byte stream (plain TCP or TLS), after SASL
 /// authentication when the listener asks for it.
-async fn serve_stream<S>(
+async fn serve_stream<S: Transport>(
     ctx: Arc<BrokerContext>,
     mut stream: S,
     mut session: Session,
     sasl: Option<Arc<ListenerSaslConfig>>,
     shutdown: CancellationToken,
-) where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
+) {
     // Bytes read from the socket and not yet handed out as frames; shared by the SASL gate
     // and the request loop, since a client may pipeline its first request behind the last
     // SASL frame.
@@ -189,11 +229,9 @@ async fn serve_stream<S>(
     }
     let frame_bytes_max = ctx.config.socket_request_max_bytes as usize;
     let idle_ms = idle_limit_ms(ctx.config.connections_max_idle_ms);
-    let mut out = BytesMut::new();
-    // Record sets of the response in `out` that are written from their own buffers.
-    let mut splices: Vec<Splice> = Vec::new();
+    let mut outgoing = Outgoing::default();
     let mut deferred: VecDeque<Deferred> = VecDeque::new();
-    let mut deferred_out = BytesMut::new();
+    let mut deferred_out = Outgoing::default();
     let (peer, listener, principal) = (&session.peer, &session.listener, &session.principal);
     let close = |closed: Closed| match closed {
         Closed::Write(_) => tracing::debug!(%peer, %listener, %principal, "closing connection: {closed}"),
@@ -239,37 +277,50 @@ async fn serve_stream<S>(
                 return close(closed);
             }
         }
-        out.clear();
         let timer = ctx.request_metrics.start(&body);
-        match answer(&ctx, body, &session, &mut out, &mut splices, &shutdown).await {
+        match answer(&ctx, body, &session, &mut outgoing, stream.plain_socket().is_some(), &shutdown).await {
             Ok(Answer::Deferred(pending)) => {
                 timer.finish(0);
                 deferred.push_back(pending);
                 continue;
             }
-            Ok(Answer::Written) => timer.finish(out.len() + splices.iter().map(|s| s.bytes.len()).sum::<usize>()),
+            Ok(Answer::Written) => timer.finish(outgoing.len()),
             Err(closed) => return close(closed),
         }
         // Responses go out in request order: every deferred one before this one.
         if let Err(closed) = drain_deferred(&mut stream, &mut deferred, &mut deferred_out).await {
             return close(closed);
         }
-        if let Err(error) = write_spliced(&mut stream, &out, &splices).await {
+        let written = write_outgoing(&mut stream, &outgoing).await;
+        // The record sets pin read buffers and files: release them now, not at the
+        // connection's next request (this also leaves `outgoing` empty for it).
+        outgoing.clear();
+        if let Err(error) = written {
             return close(Closed::Write(error));
         }
-        // The spliced record sets pin their read buffers: release them now, not at the
-        // connection's next request (this also leaves `splices` empty for it).
-        splices.clear();
     }
 }
 
-/// Writes `out` with each splice's bytes inserted at its position, in vectored writes, then
-/// flushes.
-async fn write_spliced<S: AsyncWrite + Unpin>(stream: &mut S, out: &[u8], splices: &[Splice]) -> std::io::Result<()> {
+/// Writes a response: its record sets from files with `sendfile`, any others inserted at
+/// their positions with vectored writes; then flushes.
+async fn write_outgoing<S: Transport>(stream: &mut S, outgoing: &Outgoing) -> std::io::Result<()> {
+    let Outgoing { out, splices, files } = outgoing;
     if splices.is_empty() {
         return write_flushed(stream, out).await;
     }
-    let mut slices: Vec<std::io::IoSlice<'_>> = wire_parts(out, splices).into_iter().map(std::io::IoSlice::new).collect();
+    let parts = wire_parts(out, splices);
+    if !files.is_empty() {
+        let socket = stream.plain_socket().ok_or_else(|| std::io::Error::other("file record sets for a TLS stream"))?;
+        let files: Vec<&[FileSlice]> = files.iter().map(Vec::as_slice).collect();
+        return send_file::write_parts(socket, &parts, &files).await;
+    }
+    let mut slices: Vec<std::io::IoSlice<'_>> = parts
+        .into_iter()
+        .map(|part| match part {
+            WirePart::Bytes(bytes) => Ok(std::io::IoSlice::new(bytes)),
+            WirePart::External(_) => Err(std::io::Error::other("an external record set without its files")),
+        })
+        .collect::<Result<_, _>>()?;
     let mut remaining: &mut [std::io::IoSlice<'_>] = &mut slices;
     while !remaining.is_empty() {
         let batch = remaining.len().min(WRITE_SLICES_MAX);
@@ -292,22 +343,22 @@ async fn write_flushed<S: AsyncWrite + Unpin>(stream: &mut S, bytes: &[u8]) -> s
 }
 
 /// Encodes and writes a deferred produce's reply (correlation id, API key and version).
-async fn send_deferred<S: AsyncWrite + Unpin>(
+async fn send_deferred<S: Transport>(
     stream: &mut S,
     (correlation_id, api_key, version): (i32, ApiKey, i16),
     reply: Reply,
-    buf: &mut BytesMut,
+    buf: &mut Outgoing,
 ) -> Result<(), Closed> {
     buf.clear();
-    encode_reply(buf, None, reply, correlation_id, api_key, version)?;
-    write_flushed(stream, buf).await.map_err(Closed::Write)
+    encode_reply(buf, reply, correlation_id, api_key, version)?;
+    write_outgoing(stream, buf).await.map_err(Closed::Write)
 }
 
 /// Waits for every deferred reply in order and writes each.
-async fn drain_deferred<S: AsyncWrite + Unpin>(
+async fn drain_deferred<S: Transport>(
     stream: &mut S,
     deferred: &mut VecDeque<Deferred>,
-    buf: &mut BytesMut,
+    buf: &mut Outgoing,
 ) -> Result<(), Closed> {
     while let Some(done) = deferred.pop_front() {
         let Deferred { reply, correlation_id, api_key, version } = done;
@@ -319,17 +370,14 @@ async fn drain_deferred<S: AsyncWrite + Unpin>(
 
 /// Runs the SASL exchange: the authenticated principal, `None` if the client left or the broker
 /// is shutting down, or why the connection must close (after any error response was sent).
-async fn authenticate<S>(
+async fn authenticate<S: Transport>(
     ctx: &BrokerContext,
     stream: &mut S,
     inbound: &mut BytesMut,
     session: &Session,
     sasl: Arc<ListenerSaslConfig>,
     shutdown: &CancellationToken,
-) -> Result<Option<KafkaPrincipal>, String>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
+) -> Result<Option<KafkaPrincipal>, String> {
     let idle_ms = idle_limit_ms(ctx.config.connections_max_idle_ms);
     let limit_ms = SASL_AUTHENTICATION_TIMEOUT_MS.min(idle_ms);
     let frame_bytes_max = sasl.max_receive_bytes;
@@ -346,33 +394,33 @@ where
                 }
                 Err(closed) => return Err(format!("during SASL authentication: {closed}")),
             };
-            let mut out = BytesMut::new();
-            let mut splices = Vec::new();
+            let mut outgoing = Outgoing::default();
             let (authenticated, failure) = match gate.step(body.clone(), &ctx.scram_credentials) {
                 Step::Answer => {
-                    let answered = answer(ctx, body, session, &mut out, &mut splices, shutdown).await;
+                    let send_files = stream.plain_socket().is_some();
+                    let answered = answer(ctx, body, session, &mut outgoing, send_files, shutdown).await;
                     if let Answer::Deferred(mut pending) = answered.map_err(|closed| closed.to_string())? {
                         let reply = (&mut pending.reply).await;
                         let (id, key, version) = (pending.correlation_id, pending.api_key, pending.version);
-                        encode_reply(&mut out, None, reply, id, key, version).map_err(|closed| closed.to_string())?;
+                        encode_reply(&mut outgoing, reply, id, key, version).map_err(|closed| closed.to_string())?;
                     }
                     (None, None)
                 }
                 Step::Reply(reply) => {
-                    out = reply;
+                    outgoing.out = reply;
                     (None, None)
                 }
                 Step::Authenticated { reply, principal, mechanism } => {
-                    out = reply;
+                    outgoing.out = reply;
                     tracing::debug!(peer = %session.peer, listener = %session.listener, %principal, %mechanism, "SASL authentication succeeded");
                     (Some(principal), None)
                 }
                 Step::Fail { reply, reason } => {
-                    out = reply.unwrap_or_default();
+                    outgoing.out = reply.unwrap_or_default();
                     (None, Some(reason))
                 }
             };
-            write_spliced(stream, &out, &splices).await.map_err(|error| Closed::Write(error).to_string())?;
+            write_outgoing(stream, &outgoing).await.map_err(|error| Closed::Write(error).to_string())?;
             if let Some(reason) = failure {
                 return Err(reason);
             }
@@ -453,15 +501,15 @@ async fn read_frame<S: AsyncRead + Unpin>(
     }
 }
 
-/// Decodes and handles one request, leaving the encoded response frame (if any) in `out`
-/// (a fetch's large record sets in `splices`), or handing back a produce's reply that waits
-/// for its group commit.
+/// Decodes and handles one request, leaving the encoded response (if any) in `outgoing`
+/// (record sets in files only when `send_files`), or handing back a produce's reply that
+/// waits for its group commit.
 async fn answer(
     ctx: &BrokerContext,
     mut body: Bytes,
     session: &Session,
-    out: &mut BytesMut,
-    splices: &mut Vec<Splice>,
+    outgoing: &mut Outgoing,
+    send_files: bool,
     shutdown: &CancellationToken,
 ) -> Result<Answer, Closed> {
     let preamble = peek_preamble(&body)?;
@@ -472,7 +520,7 @@ async fn answer(
     if api_key == ApiKey::ApiVersions && version > API_VERSIONS_MAX {
         // KIP-511: the client learns our range from a v0 body and retries with our max.
         let fallback = handlers::unsupported_version_fallback();
-        return write_response(out, correlation_id, 0, |buf| fallback.encode(buf, 0))
+        return write_response(&mut outgoing.out, correlation_id, 0, |buf| fallback.encode(buf, 0))
             .map(|()| Answer::Written)
             .map_err(|error| Closed::Unanswerable { api_key, version, reason: error.to_string() });
     }
@@ -484,35 +532,37 @@ async fn answer(
         .map_err(|error| Closed::Malformed { api_key, version, reason: error.to_string() })?;
     let caller = Caller { client_id: header.client_id.as_deref().unwrap_or(""), session };
     match handlers::dispatch(ctx, request, version, &caller, shutdown).await {
-        Dispatched::Now(reply) => {
-            encode_reply(out, Some(splices), reply, correlation_id, api_key, version).map(|()| Answer::Written)
+        Dispatched::Now(Reply::Fetch(fetch)) if !send_files || !spliceable(&fetch.response, version) => {
+            let response = fetch
+                .read_in(&ctx.read_buffers)
+                .map_err(|error| Closed::Unanswerable { api_key, version, reason: format!("reading fetched records: {error}") })?;
+            let reply = Reply::Respond(ResponseKind::Fetch(response));
+            encode_reply(outgoing, reply, correlation_id, api_key, version).map(|()| Answer::Written)
         }
+        Dispatched::Now(reply) => encode_reply(outgoing, reply, correlation_id, api_key, version).map(|()| Answer::Written),
         Dispatched::AfterSync(reply) => Ok(Answer::Deferred(Deferred { reply, correlation_id, api_key, version })),
     }
 }
 
-/// Encodes a handler's reply as a response frame in `out` (nothing for a silent one); with
-/// `splices`, a fetch response's large record sets go there instead of being copied.
-fn encode_reply(
-    out: &mut BytesMut,
-    splices: Option<&mut Vec<Splice>>,
-    reply: Reply,
-    correlation_id: i32,
-    api_key: ApiKey,
-    version: i16,
-) -> Result<(), Closed> {
-    match reply {
-        Reply::Respond(response) => {
-            let header_version = api_key.response_header_version(version);
-            let written = match (&response, splices) {
-                (ResponseKind::Fetch(fetch), Some(splices)) => {
-                    write_fetch_response(out, correlation_id, header_version, fetch, version, splices)
-                }
-                _ => write_response(out, correlation_id, header_version, |buf| response.encode(buf, version)),
-            };
-            written.map_err(|error| Closed::Unanswerable { api_key, version, reason: error.to_string() })
+/// Encodes a handler's reply as a response frame in `outgoing` (nothing for a silent one); a
+/// fetch response's large record sets go to its splices instead of being copied, and those
+/// left in the log's files to its files.
+fn encode_reply(outgoing: &mut Outgoing, reply: Reply, correlation_id: i32, api_key: ApiKey, version: i16) -> Result<(), Closed> {
+    let header_version = api_key.response_header_version(version);
+    let Outgoing { out, splices, files } = outgoing;
+    let written = match reply {
+        Reply::Respond(ResponseKind::Fetch(fetch)) => {
+            write_fetch_response(out, correlation_id, header_version, &fetch, version, &[], splices)
         }
+        Reply::Fetch(fetch) => {
+            let externals: Vec<_> = fetch.files.iter().map(|records| records.external()).collect();
+            let written = write_fetch_response(out, correlation_id, header_version, &fetch.response, version, &externals, splices);
+            files.extend(fetch.files.into_iter().map(|records| records.slices));
+            written
+        }
+        Reply::Respond(response) => write_response(out, correlation_id, header_version, |buf| response.encode(buf, version)),
         Reply::Silent => Ok(()),
-        Reply::Close(reason) => Err(Closed::Unanswerable { api_key, version, reason: reason.into() }),
-    }
+        Reply::Close(reason) => return Err(Closed::Unanswerable { api_key, version, reason: reason.into() }),
+    };
+    written.map_err(|error| Closed::Unanswerable { api_key, version, reason: error.to_string() })
 }

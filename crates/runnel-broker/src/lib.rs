@@ -24,6 +24,7 @@ mod groups;
 mod handlers;
 mod producer_ids;
 mod read_buffers;
+mod send_file;
 pub mod sasl;
 pub mod server;
 pub mod session;

@@ -16,7 +16,7 @@ mod describe_acls;
 mod describe_cluster;
 mod describe_configs;
 mod describe_user_scram_credentials;
-mod fetch;
+pub mod fetch;
 mod find_coordinator;
 mod group_authorization;
 mod groups;
@@ -44,11 +44,25 @@ pub use api_versions::unsupported_version_fallback;
 /// What the connection does after a request.
 pub enum Reply {
     Respond(ResponseKind),
+    /// A fetch response with record sets left in the log's files (see `fetch`).
+    Fetch(fetch::FetchReply),
     /// Produce with acks=0: Kafka sends nothing back.
     Silent,
     /// The request cannot be answered; the connection is closed, as Kafka does, with this
     /// reason in its one log line.
     Close(&'static str),
+}
+
+#[cfg(test)]
+impl Reply {
+    /// The response, a fetch's file record sets read in; `None` for silence or a close.
+    pub fn into_response(self, buffers: &std::sync::Arc<crate::read_buffers::ReadBuffers>) -> Option<ResponseKind> {
+        match self {
+            Reply::Respond(response) => Some(response),
+            Reply::Fetch(fetch) => Some(ResponseKind::Fetch(fetch.read_in(buffers).expect("read fetched records"))),
+            Reply::Silent | Reply::Close(_) => None,
+        }
+    }
 }
 
 pub use crate::session::Caller;
@@ -121,7 +135,14 @@ async fn handle_now(
     let response = match request {
         RequestKind::ApiVersions(r) => ResponseKind::ApiVersions(api_versions::handle(&r, version)),
         RequestKind::Metadata(r) => ResponseKind::Metadata(metadata::handle(ctx, r, version, caller)),
-        RequestKind::Fetch(r) => ResponseKind::Fetch(fetch::handle(ctx, r, version, caller, shutdown).await),
+        RequestKind::Fetch(r) => {
+            let reply = fetch::handle(ctx, r, version, caller, shutdown).await;
+            if reply.files.is_empty() {
+                ResponseKind::Fetch(reply.response)
+            } else {
+                return Reply::Fetch(reply);
+            }
+        }
         RequestKind::ListOffsets(r) => ResponseKind::ListOffsets(list_offsets::handle(ctx, r, version, caller)),
         RequestKind::CreateTopics(r) => ResponseKind::CreateTopics(create_topics::handle(ctx, r, version, caller)),
         RequestKind::DeleteTopics(r) => ResponseKind::DeleteTopics(delete_topics::handle(ctx, r, version, caller)),

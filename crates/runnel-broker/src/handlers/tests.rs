@@ -9,7 +9,7 @@ use runnel_protocol::kafka_protocol;
 use runnel_protocol::versions::SUPPORTED_APIS;
 use tokio_util::sync::CancellationToken;
 
-use super::{handle, Reply};
+use super::handle;
 use crate::context::testing::context;
 use crate::context::now_ms;
 use crate::topics::NewTopic;
@@ -234,9 +234,9 @@ async fn every_served_version_of_every_api_encodes() {
         for version in support.served_min..=support.max {
             let request = request_for(support.key, version);
             let caller = super::Caller { client_id: "encode-test", session: &session };
-            let response = match handle(&ctx, request, version, &caller, &shutdown).await {
-                Reply::Respond(response) => response,
-                Reply::Silent | Reply::Close(_) => panic!("{:?} v{version} gave no response", support.key),
+            let reply = handle(&ctx, request, version, &caller, &shutdown).await;
+            let Some(response) = reply.into_response(&ctx.read_buffers) else {
+                panic!("{:?} v{version} gave no response", support.key)
             };
             let mut out = BytesMut::new();
             if let Err(error) = response.encode(&mut out, version) {

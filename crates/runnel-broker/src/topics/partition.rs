@@ -7,7 +7,7 @@
 //! watermark from the commit index; callers do not change.
 
 use parking_lot::RwLock;
-use runnel_log::{AppendOutcome, LogConfig, LogError, PartitionLog, ReadResult};
+use runnel_log::{AppendOutcome, FileSlice, LogConfig, LogError, PartitionLog, ReadResult};
 use runnel_protocol::kafka_protocol::error::ResponseError;
 use tokio::sync::Notify;
 
@@ -98,6 +98,14 @@ impl Partition {
         let log = self.log.read();
         let high_watermark = log.log_end_offset();
         log.read_into(offset, max_bytes, high_watermark, min_one_batch, out)
+    }
+
+    /// [`Partition::read`] as slices of the log's files (`None` when the storage has none):
+    /// the lock is held only to find them, not while their bytes are read or sent.
+    pub fn read_file_slices(&self, offset: i64, max_bytes: usize, min_one_batch: bool) -> Result<Option<Vec<FileSlice>>, LogError> {
+        let log = self.log.read();
+        let high_watermark = log.log_end_offset();
+        log.read_file_slices(offset, max_bytes, high_watermark, min_one_batch)
     }
 
     /// A future that completes at the next append. Create it before reading, so an append

@@ -63,10 +63,7 @@ async fn call(ctx: &BrokerContext, session: &Session, request: RequestKind, vers
 }
 
 async fn answer(ctx: &BrokerContext, user: &str, request: RequestKind, version: i16) -> ResponseKind {
-    match call(ctx, &session(Some(user)), request, version).await {
-        Reply::Respond(response) => response,
-        Reply::Silent | Reply::Close(_) => panic!("no response"),
-    }
+    call(ctx, &session(Some(user)), request, version).await.into_response(&ctx.read_buffers).expect("a response")
 }
 
 fn name(text: &str) -> TopicName {
@@ -80,9 +77,9 @@ async fn every_served_version_answers_a_caller_without_acls_and_encodes() {
     let nobody = session(Some("nobody"));
     for support in SUPPORTED_APIS {
         for version in support.served_min..=support.max {
-            let response = match call(&ctx, &nobody, request_for(support.key, version), version).await {
-                Reply::Respond(response) => response,
-                Reply::Silent | Reply::Close(_) => panic!("{:?} v{version} gave no response", support.key),
+            let reply = call(&ctx, &nobody, request_for(support.key, version), version).await;
+            let Some(response) = reply.into_response(&ctx.read_buffers) else {
+                panic!("{:?} v{version} gave no response", support.key)
             };
             let mut out = BytesMut::new();
             if let Err(error) = response.encode(&mut out, version) {
