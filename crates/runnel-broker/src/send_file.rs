@@ -109,3 +109,75 @@ async fn when_writable(stream: &TcpStream, mut write: impl FnMut() -> io::Result
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::Arc;
+
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A connected pair of loopback sockets: (writer, reader).
+    async fn socket_pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let writer = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (reader, _) = listener.accept().await.unwrap();
+        (writer, reader)
+    }
+
+    fn file_with(bytes: &[u8]) -> Arc<std::fs::File> {
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(bytes).unwrap();
+        Arc::new(file)
+    }
+
+    #[tokio::test]
+    async fn parts_and_file_slices_arrive_in_order_byte_for_byte() {
+        let contents: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+        let file = file_with(&contents);
+        let first = [FileSlice::new(file.clone(), 10, 2_000_000), FileSlice::new(file.clone(), 0, 5)];
+        let second = [FileSlice::new(file, 2_500_000, 500_000)];
+        let parts = [
+            WirePart::Bytes(b"head"),
+            WirePart::External(0),
+            WirePart::Bytes(b"mid"),
+            WirePart::Bytes(b"dle"),
+            WirePart::External(1),
+            WirePart::Bytes(b"tail"),
+        ];
+        let mut expected = b"head".to_vec();
+        expected.extend_from_slice(&contents[10..2_000_010]);
+        expected.extend_from_slice(&contents[..5]);
+        expected.extend_from_slice(b"middle");
+        expected.extend_from_slice(&contents[2_500_000..]);
+        expected.extend_from_slice(b"tail");
+        let (writer, mut reader) = socket_pair().await;
+        // The reader drains concurrently: the file bytes are far more than a socket buffer.
+        let read = tokio::spawn(async move {
+            let mut received = Vec::new();
+            reader.read_to_end(&mut received).await.unwrap();
+            received
+        });
+        write_parts(&writer, &parts, &[&first, &second]).await.unwrap();
+        drop(writer);
+        assert_eq!(read.await.unwrap(), expected);
+    }
+
+    #[tokio::test]
+    async fn a_file_shorter_than_its_slice_fails_the_write() {
+        let file = file_with(&[7u8; 100]);
+        let slices = [FileSlice::new(file, 50, 80)];
+        let (writer, _reader) = socket_pair().await;
+        let error = write_parts(&writer, &[WirePart::External(0)], &[&slices]).await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof, "{error}");
+    }
+
+    #[tokio::test]
+    async fn an_external_part_without_its_files_is_an_error_not_a_panic() {
+        let (writer, _reader) = socket_pair().await;
+        assert!(write_parts(&writer, &[WirePart::External(3)], &[]).await.is_err());
+    }
+}

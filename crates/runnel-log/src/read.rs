@@ -37,6 +37,11 @@ pub struct FileSlice {
 }
 
 impl FileSlice {
+    /// `len` bytes of `file` from `position` (the log makes these; tests of senders too).
+    pub fn new(file: Arc<File>, position: u64, len: usize) -> Self {
+        Self { file, position, len }
+    }
+
     pub fn file(&self) -> &File {
         &self.file
     }
@@ -102,7 +107,7 @@ impl PartitionLog {
             .into_iter()
             .map(|range| {
                 let file = self.segments[range.segment].shared_file()?;
-                Some(FileSlice { file, position: range.position, len: range.len })
+                Some(FileSlice::new(file, range.position, range.len))
             })
             .collect())
     }
