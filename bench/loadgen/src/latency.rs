@@ -24,6 +24,8 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use crate::{new_consumer, partition_count, send_waiting, Deliveries, Record, METADATA_TIMEOUT_MS, POLL_TIMEOUT_MS};
 
+/// Marks a client property as the consumer's (the rest are the producer's).
+const CONSUMER_PREFIX: &str = "consumer.";
 /// Payload header: scheduled send time (ns after the run's epoch) and sequence number.
 const HEADER_BYTES: usize = 16;
 /// Between setting up and the first scheduled send.
@@ -42,23 +44,28 @@ pub struct Plan {
     duration_s: f64,
     warmup_s: f64,
     record_bytes: usize,
-    /// librdkafka producer properties, `key=value`.
+    /// librdkafka producer properties, from `key=value` arguments.
     producer_props: Vec<(String, String)>,
+    /// librdkafka consumer properties, from `consumer.key=value` arguments.
+    consumer_props: Vec<(String, String)>,
 }
 
 impl Plan {
     pub fn parse(rate: &str, duration_s: &str, warmup_s: &str, record_bytes: &str, props: &[&str]) -> Result<Plan, String> {
         let number = |what: &str, text: &str| text.parse::<f64>().map_err(|_| format!("{what}: not a number: {text:?}"));
+        let props: Vec<(String, String)> = props
+            .iter()
+            .map(|kv| kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+            .collect::<Option<_>>()
+            .ok_or("client properties are KEY=VALUE")?;
+        let (consumer_props, producer_props): (Vec<_>, Vec<_>) = props.into_iter().partition(|(k, _)| k.starts_with(CONSUMER_PREFIX));
         let plan = Plan {
             rate_msg_s: number("rate", rate)?,
             duration_s: number("duration", duration_s)?,
             warmup_s: number("warm-up", warmup_s)?,
             record_bytes: record_bytes.parse().map_err(|_| format!("record bytes: not a count: {record_bytes:?}"))?,
-            producer_props: props
-                .iter()
-                .map(|kv| kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
-                .collect::<Option<_>>()
-                .ok_or("producer properties are KEY=VALUE")?,
+            producer_props,
+            consumer_props: consumer_props.into_iter().map(|(k, v)| (k[CONSUMER_PREFIX.len()..].to_owned(), v)).collect(),
         };
         if plan.rate_msg_s <= 0.0 || plan.duration_s <= 0.0 || plan.warmup_s < 0.0 {
             return Err("rate and duration must be positive, the warm-up not negative".to_owned());
@@ -155,7 +162,7 @@ pub fn run(bootstrap: &str, topic: &str, plan: &Plan) -> Outcome {
 }
 
 fn measure(bootstrap: &str, topic: &str, plan: &Plan, outcome: &mut Outcome) -> Result<(), String> {
-    let consumer = new_consumer(bootstrap)?;
+    let consumer = new_consumer(bootstrap, &plan.consumer_props)?;
     outcome.partitions = partition_count(&consumer, topic)?;
     // Explicit end offsets, resolved now, so no record sent from here on is skipped.
     let mut assignment = TopicPartitionList::new();

@@ -14,7 +14,8 @@
 //!
 //! produce and consume print one JSON line: records, bytes, seconds, mb_s and msg_s (MB =
 //! 2^20 bytes, as Kafka's tools count); they exit non-zero, saying why on stderr, when a
-//! record fails or the count does not come out exact. latency is `latency.rs`. compare.py
+//! record fails or the count does not come out exact. latency is `latency.rs`; its
+//! KEY=VALUE arguments are producer properties, `consumer.KEY=VALUE` consumer ones. compare.py
 //! bounds every run with a timeout.
 
 mod batches;
@@ -189,7 +190,7 @@ pub(crate) fn send_waiting<'a>(
 /// Reads `records` records from the start of every partition of `topic` (assigned, no
 /// group), timed from the assignment until the last record; bytes are keys plus values.
 fn consume(bootstrap: &str, topic: &str, records: u64) -> Result<Report, String> {
-    let consumer = new_consumer(bootstrap)?;
+    let consumer = new_consumer(bootstrap, &[])?;
     let partitions = partition_count(&consumer, topic)?;
     let mut assignment = TopicPartitionList::new();
     for partition in 0..partitions {
@@ -205,17 +206,21 @@ fn consume(bootstrap: &str, topic: &str, records: u64) -> Result<Report, String>
 }
 
 /// A consumer for assigned partitions: the group id is never joined nor committed to.
-pub(crate) fn new_consumer(bootstrap: &str) -> Result<BaseConsumer, String> {
-    ClientConfig::new()
+/// A consumer with the settings every mode shares, then `extra` (`key`, `value`) on top.
+pub(crate) fn new_consumer(bootstrap: &str, extra: &[(String, String)]) -> Result<BaseConsumer, String> {
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", bootstrap)
         .set("group.id", "runnel-bench-loadgen")
         .set("enable.auto.commit", "false")
         // librdkafka stops fetching a partition for this long once its local queue passes
         // queued.min.messages: 1 s by default, which stalls a reader that is slower than the
         // broker feeding it and so makes a faster broker look slower.
-        .set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS)
-        .create()
-        .map_err(|e| format!("cannot create the consumer: {e}"))
+        .set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS);
+    for (key, value) in extra {
+        config.set(key, value);
+    }
+    config.create().map_err(|e| format!("cannot create the consumer: {e}"))
 }
 
 /// How many partitions `topic` has, from a metadata request.
