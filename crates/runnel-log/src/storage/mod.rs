@@ -4,7 +4,8 @@
 //!
 //! Implementations:
 //! - [`FileStorage`]: `std::fs`, positional IO (`pread`/`pwrite`), so reads go through `&self`
-//!   while the caller serialises writers with its own lock;
+//!   while the caller serialises writers with its own lock; it starts the writeback of each
+//!   MiB as writes complete it, so dirty pages never pile up into stalls;
 //! - [`MemStorage`]: in memory, for tests; it models what a crash loses (data never synced,
 //!   directory entries never made durable with [`Storage::sync_dir`]);
 //! - [`FaultStorage`]: wraps another storage and injects failed writes, torn writes, failed
