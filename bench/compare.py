@@ -21,7 +21,9 @@ Rows (--rows selects groups; all by default):
 - consume: the load generator reading back each acks=1 run (partitions assigned, no group
   join), and a catch-up over a backlog of --backlog-mib (1 KiB, 16 partitions).
 - latency: the load generator's open-loop mode at a fixed rate of half Kafka's 1 KiB x 16
-  partitions msg/s from the first repetition; latency from the scheduled send time.
+  partitions msg/s from the first repetition; latency from the scheduled send time. Each
+  latency run starts after a `sync`, so neither broker's run absorbs the writeback of what
+  the other wrote in its previous step.
 - memory: VmRSS after start-up (idle) and VmHWM at the end of the repetition (peak).
 - startup: exec until the first Metadata reply; and again after kill -9 with the log written.
 - rebalance: bench/rebalance.py's one_rebalance (a second member joins a stable group).
@@ -426,6 +428,10 @@ class Comparison:
         topic = unique_topic("bench-latency")
         create_topic(broker, topic, LATENCY_PARTITIONS)
         rate = self.ensure_latency_rate()
+        # The other broker's last step can leave gigabytes dirty (Kafka deletes a topic's files
+        # a minute later, Runnel at once), whose writeback would land in this run: start each
+        # latency run with nothing left to write back.
+        os.sync()
         try:
             res = self.latency_tool.run(broker.bootstrap, topic, rate, self.sizes.latency_s,
                                         warmup_s=self.sizes.latency_warmup_s, record_size=LATENCY_RECORD_SIZE,
