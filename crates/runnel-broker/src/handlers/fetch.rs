@@ -137,7 +137,7 @@ pub async fn handle(
             })
             .collect();
         let results = read_all(ctx, &wanted, max_bytes, version);
-        let bytes: usize = results.iter().map(|(data, files)| records_len(data, files.as_deref())).sum();
+        let bytes: usize = results.iter().map(|(data, files)| fetched_bytes(data.records.as_ref(), files.as_deref())).sum();
         let any_error = results.iter().any(|(data, _)| data.error_code != 0);
         let now = tokio::time::Instant::now();
         if bytes >= min_bytes || any_error || now >= deadline || wakeups.is_empty() || shutdown.is_cancelled() {
@@ -189,7 +189,7 @@ fn read_all(ctx: &BrokerContext, wanted: &[Wanted], max_bytes: usize, version: i
             // batch larger than every limit can still be consumed.
             match read_records(ctx, partition, w.fetch_offset, limit, !first_data_sent) {
                 Ok((records, files)) => {
-                    let len = records_len_of(&records, files.as_deref());
+                    let len = fetched_bytes(Some(&records), files.as_deref());
                     if len > 0 {
                         first_data_sent = true;
                         bytes_remaining = bytes_remaining.saturating_sub(len);
@@ -238,12 +238,9 @@ fn read_records(
     Ok((ctx.read_buffers.freeze(loan), None))
 }
 
-fn records_len(data: &PartitionData, files: Option<&[FileSlice]>) -> usize {
-    data.records.as_ref().map_or(0, |records| records_len_of(records, files))
-}
-
-fn records_len_of(records: &Bytes, files: Option<&[FileSlice]>) -> usize {
-    records.len() + files.map_or(0, |slices| slices.iter().map(FileSlice::len).sum())
+/// What a partition's read returned: the bytes in memory and those left in files.
+fn fetched_bytes(records: Option<&Bytes>, files: Option<&[FileSlice]>) -> usize {
+    records.map_or(0, Bytes::len) + files.map_or(0, |slices| slices.iter().map(FileSlice::len).sum())
 }
 
 fn with_error(data: PartitionData, error: ResponseError) -> PartitionData {
