@@ -131,13 +131,13 @@ pub const WRITEBACK_CHUNK_BYTES: u64 = 1024 * 1024;
 /// itself failing) is ignored because the next sync reports any real IO error.
 fn start_writeback_of_full_chunks(file: &File, offset: u64, len: u64) {
     use std::os::fd::AsRawFd;
-    let end = offset.saturating_add(len);
-    let completed_end = end / WRITEBACK_CHUNK_BYTES * WRITEBACK_CHUNK_BYTES;
+    let completed_end = offset.saturating_add(len) / WRITEBACK_CHUNK_BYTES * WRITEBACK_CHUNK_BYTES;
     // Only when this write crossed a chunk boundary, so one call per chunk however it is written.
-    if completed_end <= offset || completed_end == 0 {
+    if completed_end <= offset {
         return;
     }
-    let first = completed_end.saturating_sub(WRITEBACK_CHUNK_BYTES).min(offset / WRITEBACK_CHUNK_BYTES * WRITEBACK_CHUNK_BYTES);
+    // From the start of the chunk the write began in: every chunk up to completed_end is full.
+    let first = offset / WRITEBACK_CHUNK_BYTES * WRITEBACK_CHUNK_BYTES;
     let (Ok(from), Ok(bytes)) = (libc::off64_t::try_from(first), libc::off64_t::try_from(completed_end - first)) else {
         return;
     };
