@@ -61,3 +61,30 @@ def test_kafka_cluster_ids_never_start_with_a_dash():
     from harness.kafka import random_cluster_id
     ids = [random_cluster_id() for _ in range(2000)]
     assert all(len(i) == 22 and not i.startswith("-") for i in ids)
+
+
+def test_each_xdist_worker_hands_out_ports_from_its_own_block_below_the_ephemeral_range(monkeypatch):
+    from harness import ports
+
+    blocks = [range(ports.PORT_BLOCK_FIRST + i * ports.PORT_BLOCK_PORTS,
+                    ports.PORT_BLOCK_FIRST + (i + 1) * ports.PORT_BLOCK_PORTS) for i in range(ports.PORT_BLOCKS_MAX)]
+    assert blocks[-1].stop <= 32768
+    assert [ports.worker_block_index(w) for w in (None, "", "gw0", "gw1", "gw5", "gw6", "master")] == [0, 0, 0, 1, 5, 0, 0]
+    for worker, block in (("gw0", blocks[0]), ("gw3", blocks[3])):
+        monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
+        handed = [ports.free_port() for _ in range(50)]
+        assert all(p in block for p in handed), (worker, handed)
+        assert len(set(handed)) == len(handed), handed
+
+
+def test_a_port_still_bound_is_never_handed_out(monkeypatch):
+    import socket
+
+    from harness import ports
+
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw5")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as held:
+        held.bind((ports.LOOPBACK, ports.free_port()))
+        # A whole walk of the block comes back round to the held port.
+        handed = {ports.free_port() for _ in range(ports.PORT_BLOCK_PORTS)}
+        assert held.getsockname()[1] not in handed
