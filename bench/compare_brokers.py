@@ -4,7 +4,8 @@
 - a tight readiness loop that records ready_s, the time from just before exec until the first
   ApiVersions + Metadata exchange that lists the broker (the harness's own probe), polled
   every READY_POLL_S instead of the harness's 0.2 s;
-- Kafka with a fixed 1 GiB heap (-Xms1g -Xmx1g) instead of the harness's -Xms512m.
+- Kafka run as its own scripts run it, with a fixed 1 GiB heap (harness.kafka.SERVER_JVM_OPTS),
+  not with the harness's quick-start flags for tests.
 
 Public API: make_bench_broker(kind, config, workdir, pin) -> a not-yet-started broker whose
 start() sets .ready_s.
@@ -17,13 +18,11 @@ from pathlib import Path
 
 from common import BROKER_CPU
 
-from harness.kafka import HEAP_OPTS, KafkaBroker
+from harness.kafka import SERVER_JVM_OPTS, KafkaBroker
 from harness.process import BrokerStartError
 from harness.runnel import RunnelBroker
 
 READY_POLL_S = 0.005
-KAFKA_HEAP_OPTS = ["-Xms1g", "-Xmx1g"]
-KAFKA_MAIN_CLASS = "kafka.Kafka"
 
 
 class _Timed:
@@ -62,11 +61,8 @@ class BenchRunnel(_Timed, RunnelBroker):
 
 
 class BenchKafka(_Timed, KafkaBroker):
-    def _java(self, main_class: str, *args: str) -> list[str]:
-        cmd = super()._java(main_class, *args)
-        if main_class != KAFKA_MAIN_CLASS:
-            return cmd
-        return [cmd[0], *KAFKA_HEAP_OPTS, *(a for a in cmd[1:] if a not in HEAP_OPTS)]
+    def __init__(self, config: dict[str, str], **kwargs):
+        super().__init__(config, jvm_opts=SERVER_JVM_OPTS, **kwargs)
 
 
 def make_bench_broker(kind: str, config: dict[str, str], workdir: Path, pin: bool):

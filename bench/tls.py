@@ -46,6 +46,7 @@ from common import (BROKER_CPU, BROKERS, GIB, MIB, LoadGenerator, cpu_seconds, c
 
 from harness import make_broker  # noqa: E402
 from harness.certs import Certs, make_certs, server_ssl_settings, write_client_properties  # noqa: E402
+from harness.kafka import SERVER_JVM_OPTS  # noqa: E402
 
 LISTENERS = ("PLAINTEXT", "SSL")
 SSL_LISTENERS = {"SSL": "SSL"}
@@ -89,7 +90,9 @@ def start_brokers(certs: Certs, workdir: Path, pin: bool) -> dict:
     brokers = {}
     try:
         for kind in BROKERS:
-            broker = make_broker(kind, settings, workdir=workdir / kind, extra_listeners=SSL_LISTENERS)
+            # Kafka as its own scripts run it, not with the test harness's quick-start flags.
+            server_jvm = {"jvm_opts": SERVER_JVM_OPTS} if kind == "kafka" else {}
+            broker = make_broker(kind, settings, workdir=workdir / kind, extra_listeners=SSL_LISTENERS, **server_jvm)
             brokers[kind] = broker
             broker.start()
             if pin:
