@@ -3,7 +3,9 @@
 Ports come from a block below Linux's default ephemeral range (32768-60999), so a client's
 outgoing connection never takes a port that a broker is about to bind. Each pytest-xdist
 worker (PYTEST_XDIST_WORKER=gwN) has its own block, so two workers never hand out the same
-port; a process not run by xdist, or a subprocess of a worker, uses its worker's block.
+port (up to PORT_BLOCKS_MAX workers; more would share). A process outside xdist uses the first
+block; a worker's subprocesses (bench/compare.py under tests/test_bench_smoke.py) inherit the
+variable and so their worker's block, where the bind probe skips the worker's own brokers.
 
 Within a block a process walks a cursor from a random start, so it hands a port out again
 only after the whole block, and probes each port with a bind first: a port that a broker
