@@ -137,7 +137,8 @@ pub async fn handle(
             })
             .collect();
         let results = read_all(ctx, &wanted, max_bytes, version);
-        let bytes: usize = results.iter().map(|(data, files)| fetched_bytes(data.records.as_ref(), files.as_deref())).sum();
+        let bytes: usize =
+            results.iter().map(|(data, files)| fetched_bytes(data.records.as_ref(), files.as_deref())).sum();
         let any_error = results.iter().any(|(data, _)| data.error_code != 0);
         let now = tokio::time::Instant::now();
         if bytes >= min_bytes || any_error || now >= deadline || wakeups.is_empty() || shutdown.is_cancelled() {
