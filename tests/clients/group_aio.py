@@ -3,7 +3,8 @@
 
 Each member is an AIOKafkaConsumer in its own asyncio task: subscribe() with a
 ConsumerRebalanceListener (aiokafka's default eager round-robin assignor), getmany() in a
-loop, commit() after each non-empty batch with --commit batch, stop() on stop.
+loop, commit() after each non-empty batch with --commit batch (see group_common for its
+retry), stop() on stop.
 """
 
 from __future__ import annotations
@@ -34,12 +35,14 @@ class Listener(ConsumerRebalanceListener):
         self.new_assignment = sorted(assigned)
 
 
-async def commit(ctl: Control, m: int, consumer, offsets: dict | None, shown: dict) -> None:
+async def commit(ctl: Control, m: int, consumer, offsets: dict | None, shown: dict) -> bool:
     try:
         await consumer.commit(offsets)
         ctl.emit("commit", m, offsets=shown, ok=True, error=None)
+        return True
     except Exception as e:  # noqa: BLE001 - a failed commit is an outcome, not a crash
         ctl.emit("commit", m, offsets=shown, ok=False, error=f"{type(e).__name__}: {e}")
+        return False
 
 
 async def member(ctl: Control, m: int) -> None:
@@ -64,10 +67,12 @@ async def member(ctl: Control, m: int) -> None:
         else:
             listener = Listener(ctl, m)
             consumer.subscribe([args.topic], listener=listener)
+        failed_commit = None
         while not ctl.stopping():
             batch = await consumer.getmany(timeout_ms=args.poll_timeout_ms)
             if listener is not None and listener.new_assignment is not None:
                 tps, listener.new_assignment = listener.new_assignment, None
+                failed_commit = None
                 if args.reset_to_earliest:
                     if not tps:
                         continue
@@ -82,12 +87,15 @@ async def member(ctl: Control, m: int) -> None:
             records = [[r.partition, r.offset, text(r.key), text(r.value)]
                        for msgs in batch.values() for r in msgs]
             if not records:
+                if failed_commit is not None and await commit(ctl, m, consumer, None, failed_commit):
+                    failed_commit = None
                 continue
             ctl.emit("records", m, records=records)
             if args.process_delay_ms:
                 await asyncio.sleep(args.process_delay_ms * len(records) / 1000.0)
             if args.commit == "batch":
-                await commit(ctl, m, consumer, None, batch_offsets(records))
+                shown = batch_offsets(records)
+                failed_commit = None if await commit(ctl, m, consumer, None, shown) else shown
             ctl.add_records(len(records))
     finally:
         await consumer.stop()

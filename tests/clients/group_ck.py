@@ -4,7 +4,7 @@
 Each member is a Consumer in its own thread: subscribe() with on_assign/on_revoke/on_lost
 callbacks (librdkafka's default eager range,roundrobin assignors), consume() batches in a
 loop, commit(asynchronous=False) after each non-empty batch with --commit batch (the
-stored offsets of the records just returned), close() on stop.
+stored offsets of the records just returned; see group_common for its retry), close() on stop.
 Without --group the binding still needs a group.id; with assign() and no commits it is
 never used on the wire. The fetch position after an assignment is known once librdkafka
 reports the end of every assigned partition (enable.partition.eof).
@@ -41,15 +41,21 @@ def consumer_config(ctl: Control, m: int) -> dict:
     }
 
 
-def commit(ctl: Control, m: int, consumer: Consumer, offsets: list | None) -> None:
+def commit(ctl: Control, m: int, consumer: Consumer, offsets: list | None) -> bool:
+    """Commits and reports it; True once nothing is left to commit (a retry that finds
+    every offset already committed gets _NO_OFFSET)."""
     try:
         done = consumer.commit(offsets=offsets, asynchronous=False) if offsets else \
             consumer.commit(asynchronous=False)
         errors = [f"{tp.partition}: {tp.error}" for tp in done or [] if tp.error is not None]
         ctl.emit("commit", m, offsets={str(tp.partition): tp.offset for tp in done or []},
                  ok=not errors, error="; ".join(errors) or None)
+        return not errors
     except KafkaException as e:
+        if e.args[0].code() == KafkaError._NO_OFFSET:
+            return True
         ctl.emit("commit", m, offsets={}, ok=False, error=f"KafkaException: {e}")
+        return False
 
 
 def member(ctl: Control, m: int) -> None:
@@ -80,10 +86,12 @@ def member(ctl: Control, m: int) -> None:
             state["new"] = manual
         else:
             consumer.subscribe([args.topic], on_assign=on_assign, on_revoke=on_revoke, on_lost=on_lost)
+        failed_commit = False
         while not ctl.stopping():
             msgs = consumer.consume(num_messages=args.max_poll_records, timeout=args.poll_timeout_ms / 1000.0)
             if state["new"] is not None:
                 parts, state["new"] = state["new"], None
+                failed_commit = False
                 if args.reset_to_earliest:
                     if not parts:
                         continue
@@ -106,13 +114,17 @@ def member(ctl: Control, m: int) -> None:
             if waiting is not None and {int(p) for p in state["eof"]} >= waiting:
                 ctl.emit("positioned", m, positions={p: state["eof"][p] for p in map(str, sorted(waiting))})
                 state["waiting"] = None
-            if args.reset_to_earliest or not records:
+            if args.reset_to_earliest:
+                continue
+            if not records:
+                if failed_commit:
+                    failed_commit = not commit(ctl, m, consumer, None)
                 continue
             ctl.emit("records", m, records=records)
             if args.process_delay_ms:
                 time.sleep(args.process_delay_ms * len(records) / 1000.0)
             if args.commit == "batch":
-                commit(ctl, m, consumer, None)
+                failed_commit = not commit(ctl, m, consumer, None)
             ctl.add_records(len(records))
     finally:
         consumer.close()

@@ -49,7 +49,10 @@ def parser(description: str) -> argparse.ArgumentParser:
     p.add_argument("--members", type=int, default=1, help="consumers in this process")
     p.add_argument("--client-id", default="group-test", help="prefix; member i uses PREFIX-i")
     p.add_argument("--commit", choices=["auto", "batch", "none"], default="none",
-                   help="auto: enable auto commit; batch: commit() after each non-empty poll")
+                   help="auto: enable auto commit; batch: commit() after each non-empty poll, and "
+                        "again after each empty one while the last commit failed (until the "
+                        "assignment changes): an application that loses no commit when the "
+                        "broker goes down under it")
     p.add_argument("--auto-commit-interval-ms", type=int, default=5000)
     p.add_argument("--offset-reset", choices=["earliest", "latest"], default="earliest")
     p.add_argument("--session-timeout-ms", type=int, default=10000)

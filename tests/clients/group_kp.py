@@ -3,7 +3,7 @@
 
 Each member is a KafkaConsumer in its own thread: subscribe() with a
 ConsumerRebalanceListener (or assign() without a group), poll() in a loop, commit() after
-each non-empty batch with --commit batch, close() on stop.
+each non-empty batch with --commit batch (see group_common for its retry), close() on stop.
 """
 
 from __future__ import annotations
@@ -53,15 +53,17 @@ class Listener(ConsumerRebalanceListener):
         self.new_assignment = sorted(assigned)
 
 
-def commit(ctl: Control, m: int, consumer, offsets: dict | None, shown: dict) -> None:
+def commit(ctl: Control, m: int, consumer, offsets: dict | None, shown: dict) -> bool:
     try:
         if offsets is None:
             consumer.commit()
         else:
             consumer.commit(offsets)
         ctl.emit("commit", m, offsets=shown, ok=True, error=None)
+        return True
     except Exception as e:  # noqa: BLE001 - a failed commit is an outcome, not a crash
         ctl.emit("commit", m, offsets=shown, ok=False, error=f"{type(e).__name__}: {e}")
+        return False
 
 
 def member(ctl: Control, m: int) -> None:
@@ -82,10 +84,12 @@ def member(ctl: Control, m: int) -> None:
                 consumer.partitions_for_topic(args.topic)
             listener = Listener(ctl, m)
             consumer.subscribe([args.topic], listener=listener)
+        failed_commit = None
         while not ctl.stopping():
             batch = consumer.poll(timeout_ms=args.poll_timeout_ms)
             if listener is not None and listener.new_assignment is not None:
                 tps, listener.new_assignment = listener.new_assignment, None
+                failed_commit = None
                 if args.reset_to_earliest:
                     if not tps:
                         continue
@@ -101,12 +105,15 @@ def member(ctl: Control, m: int) -> None:
             records = [[r.partition, r.offset, text(r.key), text(r.value)]
                        for msgs in batch.values() for r in msgs]
             if not records:
+                if failed_commit is not None and commit(ctl, m, consumer, None, failed_commit):
+                    failed_commit = None
                 continue
             ctl.emit("records", m, records=records)
             if args.process_delay_ms:
                 time.sleep(args.process_delay_ms * len(records) / 1000.0)
             if args.commit == "batch":
-                commit(ctl, m, consumer, None, batch_offsets(records))
+                shown = batch_offsets(records)
+                failed_commit = None if commit(ctl, m, consumer, None, shown) else shown
             ctl.add_records(len(records))
     finally:
         consumer.close()
