@@ -13,6 +13,7 @@ sends only WARN and above to stderr, so stdout is exactly what the tool prints.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 import time
@@ -42,8 +43,6 @@ LOG4J2_XML = """<?xml version="1.0" encoding="UTF-8"?>
 </Configuration>
 """
 
-_log4j_path: Path | None = None
-
 
 @dataclass
 class ToolResult:
@@ -59,13 +58,14 @@ class ToolResult:
 
 
 def _log4j_config() -> Path:
-    global _log4j_path
-    if _log4j_path is None or not _log4j_path.exists():
-        f = tempfile.NamedTemporaryFile("w", prefix="runnel-tools-log4j2-", suffix=".xml", delete=False)
-        with f:
+    """The tools' log4j2 file: one file in the temp dir for every run and every xdist worker
+    (written to a private name first, so a reader never sees half of it)."""
+    path = Path(tempfile.gettempdir()) / f"runnel-tools-log4j2-{os.getuid()}.xml"
+    if not path.exists() or path.read_text() != LOG4J2_XML:
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=".tools-log4j2-", delete=False) as f:
             f.write(LOG4J2_XML)
-        _log4j_path = Path(f.name)
-    return _log4j_path
+        os.replace(f.name, path)
+    return path
 
 
 def tool_command(main_class: str, args: list[str]) -> list[str]:
