@@ -17,7 +17,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # Build (when not already built) plus every Rust integration test, on a 2-core machine.
 CARGO_TIMEOUT_S = 1500
 # Lines of cargo output shown when the run fails.
-OUTPUT_TAIL_LINES = 150
+OUTPUT_TAIL_LINES = 400
 CARGO_JOBS = "2"
 
 

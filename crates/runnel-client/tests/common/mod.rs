@@ -4,7 +4,9 @@
 //! an Apache Kafka started by the python harness) when set, otherwise an in-process Runnel
 //! broker on a free loopback port with its data in a temporary directory. The returned
 //! `Guard` stops that broker and removes its data when dropped. `unique_name` gives topic
-//! and group names that do not collide across tests or runs.
+//! and group names that do not collide across tests or runs. Either way the client's own
+//! log lines (`runnel_client=info`, or `RUST_LOG`) go to the test's captured output, so a
+//! failing test shows how its consumers saw the group.
 #![allow(dead_code)] // each test binary uses its own subset
 
 use std::collections::BTreeMap;
@@ -52,6 +54,7 @@ pub fn external_bootstrap() -> Option<String> {
 
 /// The bootstrap address of the broker under test, and a guard that keeps it running.
 pub async fn test_bootstrap() -> (String, Guard) {
+    capture_client_logs();
     match external_bootstrap() {
         Some(bootstrap) => (bootstrap, Guard::external()),
         None => start_runnel(&[]).await,
@@ -61,6 +64,7 @@ pub async fn test_bootstrap() -> (String, Guard) {
 /// Starts an in-process Runnel broker with extra server.properties settings (they win over
 /// the fixture's own `listeners` and `log.dirs`). Returns its listener address.
 pub async fn start_runnel(settings: &[(&str, &str)]) -> (String, Guard) {
+    capture_client_logs();
     let data = tempfile::tempdir().expect("temporary directory for broker data");
     let mut last_error = String::new();
     for _ in 0..BIND_ATTEMPTS {
@@ -84,6 +88,16 @@ pub async fn start_runnel(settings: &[(&str, &str)]) -> (String, Guard) {
         }
     }
     panic!("could not start an in-process broker: {last_error}");
+}
+
+/// Sends the client's log lines to libtest's capture. The runtime's worker threads inherit
+/// the capture of the test thread that started them, so each test's lines stay its own and
+/// are printed only when it fails.
+fn capture_client_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("runnel_client=info"));
+    // Only the first call in a test binary installs it.
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_test_writer().try_init();
 }
 
 /// A loopback port that was free a moment ago.
