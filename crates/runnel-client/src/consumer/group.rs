@@ -267,11 +267,13 @@ impl Group {
             (state.member_id.clone(), state.coordinator.clone())
         };
         if self.shared.instance_id.is_none() && member_id != UNKNOWN_MEMBER_ID {
-            if let Some(connection) = coordinator.filter(|c| !c.is_closed()) {
-                match send_leave(&self.shared, &connection, &member_id, reason, timeout).await {
+            match coordinator.filter(|c| !c.is_closed()) {
+                Some(connection) => match send_leave(&self.shared, &connection, &member_id, reason, timeout).await {
                     Ok(()) => tracing::info!(group = %self.shared.group_id, %member_id, "left the group: {reason}"),
                     Err(error) => tracing::info!(group = %self.shared.group_id, "LeaveGroup failed: {error}"),
-                }
+                },
+                // As Java: no coordinator to tell; the session timeout removes the member.
+                None => tracing::info!(group = %self.shared.group_id, %member_id, "no LeaveGroup sent: coordinator unknown"),
             }
         }
         reset(&self.shared, true, reason);
