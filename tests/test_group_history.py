@@ -56,6 +56,15 @@ def wait_history(admin_url: str, group: str, what: str, predicate) -> list[dict]
     raise AssertionError(f"history never showed {what}:\n{json.dumps(gens, indent=1)}")
 
 
+def wait_member(member, admin_url: str, group: str, predicate, what: str):
+    """member.wait_for, with the group's history in the failure: whether the coordinator
+    formed the generation the member never reported."""
+    try:
+        return member.wait_for(predicate, JOIN_WAIT_S, what)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n--- group history ---\n{json.dumps(history(admin_url, group), indent=1)}") from None
+
+
 def client_ids(people: list[dict]) -> list[str]:
     return sorted(p["client_id"] for p in people)
 
@@ -75,7 +84,7 @@ def test_rebalance_history_reasons_moves_and_restart(tmp_path, request, members)
 
         # 1. The group forms: new_member, both partitions to hist-a.
         a = members(KAFKA_PYTHON, bs, topic, group, label="hist-a", **opts)
-        a.wait_for(lambda: a.assignment() == [0, 1], JOIN_WAIT_S, "hist-a gets both partitions")
+        wait_member(a, admin, group, lambda: a.assignment() == [0, 1], "hist-a gets both partitions")
         gens = wait_history(admin, group, "the first generation", lambda g: len(g) >= 1)
         first = gens[0]
         assert (first["generation"], first["reason"]) == (1, "new_member"), first
@@ -88,8 +97,8 @@ def test_rebalance_history_reasons_moves_and_restart(tmp_path, request, members)
 
         # 2. A second member joins: new_member, one partition moves from hist-a to hist-b.
         b = members(CONFLUENT, bs, topic, group, label="hist-b", **opts)
-        b.wait_for(lambda: b.assignment(), JOIN_WAIT_S, "hist-b gets a partition")
-        a.wait_for(lambda: a.assignment() and len(a.assignment()) == 1, JOIN_WAIT_S, "hist-a keeps one partition")
+        wait_member(b, admin, group, lambda: b.assignment(), "hist-b gets a partition")
+        wait_member(a, admin, group, lambda: a.assignment() and len(a.assignment()) == 1, "hist-a keeps one partition")
         gens = wait_history(admin, group, "hist-b joining",
                             lambda g: any("hist-b-1-0" in client_ids(e["joined"]) for e in g))
         joined_b = next(e for e in gens if "hist-b-1-0" in client_ids(e["joined"]))
@@ -100,7 +109,7 @@ def test_rebalance_history_reasons_moves_and_restart(tmp_path, request, members)
 
         # 3. hist-b closes (LeaveGroup): member_left.
         b.stop()
-        a.wait_for(lambda: a.assignment() == [0, 1], JOIN_WAIT_S, "hist-a takes both partitions back")
+        wait_member(a, admin, group, lambda: a.assignment() == [0, 1], "hist-a takes both partitions back")
         gens = wait_history(admin, group, "hist-b leaving",
                             lambda g: any(l["member_id"] == b_id for e in g for l in e["left"]))
         left_b = next(e for e in gens if any(l["member_id"] == b_id for l in e["left"]))
@@ -110,7 +119,7 @@ def test_rebalance_history_reasons_moves_and_restart(tmp_path, request, members)
 
         # 4. hist-c joins, then is SIGKILLed: session_timeout once the session has expired.
         c = members(KAFKA_PYTHON, bs, topic, group, label="hist-c", **opts)
-        c.wait_for(lambda: c.assignment(), JOIN_WAIT_S, "hist-c gets a partition")
+        wait_member(c, admin, group, lambda: c.assignment(), "hist-c gets a partition")
         gens = wait_history(admin, group, "hist-c joining",
                             lambda g: any("hist-c-2-0" in client_ids(e["joined"]) for e in g))
         c_id = member_of(next(e for e in gens if "hist-c-2-0" in client_ids(e["joined"])), "hist-c-2-0")
@@ -119,11 +128,11 @@ def test_rebalance_history_reasons_moves_and_restart(tmp_path, request, members)
         gens = wait_history(admin, group, "hist-c timing out",
                             lambda g: any(l["member_id"] == c_id for e in g for l in e["left"]))
         timed_out = next(e for e in gens if any(l["member_id"] == c_id for l in e["left"]))
-        assert timed_out["reason"] == "session_timeout", timed_out
+        assert timed_out["reason"] == "session_timeout", json.dumps(gens, indent=1)
         assert [(l["client_id"], l["reason"]) for l in timed_out["left"]] == [("hist-c-2-0", "session_timeout")]
         # The session (6 s) ran out after the kill, not at it; heartbeats were every 0.5 s.
         assert timed_out["started_at_ms"] - killed_ms >= SESSION_TIMEOUT_MS - 1_000, (killed_ms, timed_out)
-        a.wait_for(lambda: a.assignment() == [0, 1], JOIN_WAIT_S, "hist-a takes both partitions back again")
+        wait_member(a, admin, group, lambda: a.assignment() == [0, 1], "hist-a takes both partitions back again")
 
         # 5. hist-a closes: an Empty generation, everything revoked.
         a.stop()
