@@ -22,8 +22,7 @@ from harness.process import _die_with_parent
 
 JAVA_BUILD_DIR = RESULTS_DIR / "java"
 FRANZGO_BIN = RESULTS_DIR / "bin" / "franzgo-compat"
-# Runnel's own client: the workspace's release build (`cargo build --release`; scripts/test
-# points RUNNEL_COMPAT_BIN at its dev build).
+# Runnel's own client: the workspace's release build (`cargo build --release`, scripts/test).
 RUNNEL_COMPAT_BIN = Path(os.environ.get("RUNNEL_COMPAT_BIN", REPO / "target" / "release" / "runnel-compat"))
 NODE_BIN = os.environ.get("RUNNEL_NODE", "node")
 # Per scenario: the slowest (group.crash) needs about 15 s; adapters bound their own waits.

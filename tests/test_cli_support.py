@@ -1,6 +1,6 @@
 """Plumbing for the `runnel topic` / `runnel group` CLI suites (test_cli_*.py); holds no tests.
 
-- cli(bootstrap, *args): run the runnel binary (RUNNEL_BIN) with bounded time; stdout, stderr, exit.
+- cli(bootstrap, *args): run target/release/runnel with bounded time; stdout, stderr, exit.
 - kafka_topics(bootstrap, *args): Kafka's own kafka-topics.sh (TopicCommand) on the same broker.
 - Test data through kafka-python (.venv): topics, records with chosen timestamps, a group
   that committed and left (Empty), and an ActiveMember thread that keeps a group Stable.

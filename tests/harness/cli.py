@@ -1,4 +1,4 @@
-"""Running the runnel CLI (RUNNEL_BIN, see paths) from tests.
+"""Running the runnel CLI (target/release/runnel) from tests.
 
 - cli(bootstrap, *args, stdin=None, env=None): one bounded run with `-b BOOTSTRAP` (unless
   None); stdout, stderr and the exit code in a CliResult. RUNNEL_BROKERS only from `env`.

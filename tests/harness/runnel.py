@@ -1,4 +1,4 @@
-"""RunnelBroker: `runnel serve` (RUNNEL_BIN, see paths) on a free loopback port and a private log dir
+"""RunnelBroker: target/release/runnel serve on a free loopback port and a private log dir
 (plus any extra_listeners, each on its own free port, and the admin HTTP listener on another
 free loopback port: .admin_url, e.g. http://127.0.0.1:PORT; https when the config sets
 admin.listener.security.protocol=SSL).
@@ -41,7 +41,7 @@ class RunnelBroker(BrokerProcess):
     def prepare(self) -> None:
         if not os.access(self.binary, os.X_OK):
             raise BrokerStartError(
-                f"Runnel binary {self.binary} not found or not executable (run `cargo build --release`, or set RUNNEL_BIN)")
+                f"Runnel binary {self.binary} not found or not executable (run `cargo build --release`)")
 
     def command(self) -> list[str]:
         cmd = [str(self.binary), "serve"]
