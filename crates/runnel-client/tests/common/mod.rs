@@ -54,9 +54,11 @@ pub fn external_bootstrap() -> Option<String> {
 
 /// The bootstrap address of the broker under test, and a guard that keeps it running.
 pub async fn test_bootstrap() -> (String, Guard) {
-    capture_client_logs();
     match external_bootstrap() {
-        Some(bootstrap) => (bootstrap, Guard::external()),
+        Some(bootstrap) => {
+            capture_client_logs();
+            (bootstrap, Guard::external())
+        }
         None => start_runnel(&[]).await,
     }
 }
