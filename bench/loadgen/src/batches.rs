@@ -35,8 +35,10 @@ pub fn read(consumer: &BaseConsumer, records: u64) -> Result<(u64, u64), String>
     let timeout_ms = Duration::from_millis(POLL_TIMEOUT_MS).as_millis() as i32;
     let (mut received, mut bytes) = (0u64, 0u64);
     while received < records {
-        // SAFETY: `batch` has room for BATCH_RECORDS_MAX pointers; librdkafka fills `count`.
-        let count = unsafe { rd::rd_kafka_consume_batch_queue(queue.0, timeout_ms, batch.as_mut_ptr(), batch.len()) };
+        // Never more than remain: librdkafka waits out the timeout for a batch it cannot fill.
+        let wanted = batch.len().min((records - received) as usize);
+        // SAFETY: `batch` has room for `wanted` pointers; librdkafka fills `count`.
+        let count = unsafe { rd::rd_kafka_consume_batch_queue(queue.0, timeout_ms, batch.as_mut_ptr(), wanted) };
         if count < 0 {
             return Err(format!("consume failed after {received} records (librdkafka returned {count})"));
         }

@@ -22,7 +22,7 @@ use rdkafka::message::Message;
 use rdkafka::producer::{Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::{new_consumer, partition_count, send_waiting, Deliveries, Record, METADATA_TIMEOUT_MS, POLL_TIMEOUT_MS};
+use crate::{connected_metadata, new_consumer, partition_count, send_waiting, Deliveries, Record, METADATA_TIMEOUT_MS, POLL_TIMEOUT_MS};
 
 /// Marks a client property as the consumer's (the rest are the producer's).
 const CONSUMER_PREFIX: &str = "consumer.";
@@ -181,10 +181,7 @@ fn measure(bootstrap: &str, topic: &str, plan: &Plan, outcome: &mut Outcome) -> 
     }
     let producer: ThreadedProducer<Deliveries> =
         config.create_with_context(Deliveries::default()).map_err(|e| format!("cannot create the producer: {e}"))?;
-    producer
-        .client()
-        .fetch_metadata(Some(topic), Duration::from_millis(METADATA_TIMEOUT_MS))
-        .map_err(|e| format!("metadata for {topic}: {e}"))?;
+    connected_metadata(producer.client(), topic)?;
 
     let epoch = Instant::now();
     let start = epoch + Duration::from_millis(START_DELAY_MS);

@@ -29,16 +29,20 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::client::Client;
+use rdkafka::metadata::Metadata;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 /// How long the producer's final flush may wait for outstanding deliveries.
 const FLUSH_TIMEOUT_MS: u64 = 120_000;
-/// How long one metadata request may take (the topic was just created by the caller).
+/// How long the metadata before a run may take (the topic was just created by the caller).
 const METADATA_TIMEOUT_MS: u64 = 30_000;
 /// One consumer poll; the caller's timeout bounds the whole run.
 const POLL_TIMEOUT_MS: u64 = 100;
 /// librdkafka's fetch.queue.backoff.ms for every consumer (see `new_consumer`).
 const FETCH_QUEUE_BACKOFF_MS: &str = "10";
+/// One poll for delivery reports while flushing: the resolution of a produce's end time.
+const FLUSH_POLL_MS: u64 = 1;
 /// The producer serves delivery reports every this many sends.
 const POLL_EVERY_RECORDS: u64 = 1024;
 
@@ -134,10 +138,7 @@ fn produce(bootstrap: &str, topic: &str, records: u64, record_bytes: usize, acks
         .create_with_context(Deliveries::default())
         .map_err(|e| format!("cannot create the producer: {e}"))?;
     // Connect and learn the topic's leaders before the clock starts, as the Java tool does.
-    producer
-        .client()
-        .fetch_metadata(Some(topic), Duration::from_millis(METADATA_TIMEOUT_MS))
-        .map_err(|e| format!("metadata for {topic}: {e}"))?;
+    connected_metadata(producer.client(), topic)?;
     // Not all one byte value: some brokers' storage compresses or dedups runs.
     let payload: Vec<u8> = (0..record_bytes).map(|i| b'a' + (i % 26) as u8).collect();
     let start = Instant::now();
@@ -152,9 +153,7 @@ fn produce(bootstrap: &str, topic: &str, records: u64, record_bytes: usize, acks
             producer.poll(Duration::ZERO);
         }
     }
-    producer
-        .flush(Duration::from_millis(FLUSH_TIMEOUT_MS))
-        .map_err(|e| format!("flush: {e}"))?;
+    flush(&producer)?;
     let seconds = start.elapsed().as_secs_f64();
     let deliveries = producer.context();
     let (acknowledged, failed) = (deliveries.acknowledged.load(Ordering::Relaxed), deliveries.failed.load(Ordering::Relaxed));
@@ -163,6 +162,24 @@ fn produce(bootstrap: &str, topic: &str, records: u64, record_bytes: usize, acks
         return Err(format!("{acknowledged} of {records} records acknowledged, {failed} failed (first: {first})"));
     }
     Ok(Report { records, bytes: records * record_bytes as u64, seconds })
+}
+
+/// Waits until every queued record is acknowledged. rdkafka's own `flush` waits in 100 ms
+/// polls that last their whole 100 ms, which added up to 100 ms after the last
+/// acknowledgement to every timed produce; this polls in slices of FLUSH_POLL_MS.
+fn flush(producer: &BaseProducer<Deliveries>) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_millis(FLUSH_TIMEOUT_MS);
+    loop {
+        // A zero timeout returns at once; the call also tells librdkafka to send what it
+        // holds without waiting for linger.ms.
+        match producer.flush(Duration::ZERO) {
+            Ok(()) => return Ok(()),
+            Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut)) if Instant::now() < deadline => {
+                producer.poll(Duration::from_millis(FLUSH_POLL_MS));
+            }
+            Err(e) => return Err(format!("flush: {e} ({} records unacknowledged)", producer.in_flight_count())),
+        }
+    }
 }
 
 /// A record as librdkafka's producers take it: no key, a borrowed payload.
@@ -223,14 +240,31 @@ pub(crate) fn new_consumer(bootstrap: &str, extra: &[(String, String)]) -> Resul
     config.create().map_err(|e| format!("cannot create the consumer: {e}"))
 }
 
-/// How many partitions `topic` has, from a metadata request.
+/// How many partitions `topic` has, from [`connected_metadata`].
 pub(crate) fn partition_count(consumer: &BaseConsumer, topic: &str) -> Result<i32, String> {
-    let metadata = consumer
-        .fetch_metadata(Some(topic), Duration::from_millis(METADATA_TIMEOUT_MS))
-        .map_err(|e| format!("metadata for {topic}: {e}"))?;
+    let metadata = connected_metadata(consumer.client(), topic)?;
     let partitions = metadata.topics().iter().find(|t| t.name() == topic).map_or(0, |t| t.partitions().len());
     if partitions == 0 {
         return Err(format!("topic {topic} has no partitions in the metadata"));
     }
     Ok(partitions as i32)
+}
+
+/// Metadata for `topic` served by a broker under its own id, which means the client is
+/// connected to the broker the metadata names. librdkafka answers the first request over its
+/// bootstrap connection, then drops that connection and connects to the broker by id (about
+/// 50 ms here, after a reconnect backoff); a clock started before that would time the
+/// reconnect, the same dead time for either broker.
+pub(crate) fn connected_metadata<C: ClientContext>(client: &Client<C>, topic: &str) -> Result<Metadata, String> {
+    let deadline = Instant::now() + Duration::from_millis(METADATA_TIMEOUT_MS);
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let metadata = client.fetch_metadata(Some(topic), remaining).map_err(|e| format!("metadata for {topic}: {e}"))?;
+        if metadata.orig_broker_id() >= 0 {
+            return Ok(metadata);
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("metadata for {topic} came only over the bootstrap connection for {METADATA_TIMEOUT_MS} ms"));
+        }
+    }
 }
