@@ -21,9 +21,11 @@ Rows (--rows selects groups; all by default):
 - consume: the load generator reading back each acks=1 run (partitions assigned, no group
   join), and a catch-up over a backlog of --backlog-mib (1 KiB, 16 partitions).
 - latency: the load generator's open-loop mode at a fixed rate of half Kafka's 1 KiB x 16
-  partitions msg/s from the first repetition; latency from the scheduled send time. Each
-  latency run starts after a `sync`, so neither broker's run absorbs the writeback of what
-  the other wrote in its previous step.
+  partitions msg/s from the first repetition; latency from the scheduled send time.
+Every produce, catch-up and latency run starts after a `sync`, so no broker's run absorbs the
+writeback of what was written in the step before it. Produce and consume rows also say how
+busy the load generator kept its one core (its CPU time over the timed window): near 100%,
+the client was the limit, whichever broker it drove.
 - memory: VmRSS after start-up (idle) and VmHWM at the end of the repetition (peak).
 - startup: exec until the first Metadata reply; and again after kill -9 with the log written.
 - rebalance: bench/rebalance.py's one_rebalance (a second member joins a stable group).
@@ -57,7 +59,7 @@ from pathlib import Path
 from common import (BROKERS, GIB, MIB, REPO, BenchError, cpu_seconds, create_topic, delete_topic, machine,
                     memory_kib, spread, write_results)
 from compare_brokers import make_bench_broker
-from rdkafka_loadgen import RUN_SLACK_S, RdkafkaLatencyTool, RdkafkaLoadGenerator, check, parse
+from rdkafka_loadgen import RUN_SLACK_S, RdkafkaLatencyTool, RdkafkaLoadGenerator, Run, check, parse
 from storage_probe import describe, probe
 
 import rebalance
@@ -138,6 +140,11 @@ class Row:
     higher_is_better: bool | None  # None: informational
 
 
+# The load generator's CPU time over its timed window per wall second: near 100 the one client
+# core was the limit, whichever broker it drove.
+CLIENT_UNIT = "% of its core"
+
+
 def _case_name(size: int, partitions: int, durable: bool) -> str:
     size_label = "1 KiB" if size == 1024 else f"{size} B"
     return f"{size_label} x {partitions}p, " + ("acks=all + fsync" if durable else "acks=1")
@@ -157,7 +164,8 @@ def all_rows() -> list[Row]:
         key, name = _case_key(size, partitions, durable), _case_name(size, partitions, durable)
         rows += [Row(f"produce-{key}-mb", "produce", f"produce {name}", "MB/s", 1, True),
                  Row(f"produce-{key}-msg", "produce", f"produce {name}", "msg/s", 0, True),
-                 Row(f"produce-{key}-cpu", "produce", f"produce {name}, broker CPU", "s/GiB", 2, False)]
+                 Row(f"produce-{key}-cpu", "produce", f"produce {name}, broker CPU", "s/GiB", 2, False),
+                 Row(f"produce-{key}-client", "produce", f"produce {name}, load generator CPU", CLIENT_UNIT, 0, None)]
     rows += [Row("fsync-check-durable", "produce", "fsyncs per acks=all request, flush.messages=1 topic",
                  "syncs", 2, None),
              Row("fsync-check-default", "produce", "fsyncs per acks=all request, default topic", "syncs", 2, None)]
@@ -166,10 +174,13 @@ def all_rows() -> list[Row]:
             key, name = _case_key(size, partitions, durable), _case_name(size, partitions, durable)
             rows += [Row(f"consume-{key}-mb", "consume", f"consume {name}", "MB/s", 1, True),
                      Row(f"consume-{key}-msg", "consume", f"consume {name}", "msg/s", 0, True),
-                     Row(f"consume-{key}-cpu", "consume", f"consume {name}, broker CPU", "s/GiB", 2, False)]
+                     Row(f"consume-{key}-cpu", "consume", f"consume {name}, broker CPU", "s/GiB", 2, False),
+                     Row(f"consume-{key}-client", "consume", f"consume {name}, load generator CPU", CLIENT_UNIT, 0,
+                         None)]
     rows += [Row("catchup-mb", "consume", "consume catch-up, 1 KiB x 16p backlog", "MB/s", 1, True),
              Row("catchup-msg", "consume", "consume catch-up, 1 KiB x 16p backlog", "msg/s", 0, True),
              Row("catchup-cpu", "consume", "consume catch-up, broker CPU", "s/GiB", 2, False),
+             Row("catchup-client", "consume", "consume catch-up, load generator CPU", CLIENT_UNIT, 0, None),
              Row("latency-rate", "latency", "end-to-end latency: fixed rate, 1 KiB x 16p", "msg/s", 0, None),
              Row("latency-p50", "latency", "end-to-end latency p50", "ms", 2, False),
              Row("latency-p99", "latency", "end-to-end latency p99", "ms", 2, False),
@@ -206,6 +217,14 @@ class Failure:
 
 
 # ---------------------------------------------------------------------------- helpers
+
+def settle_writeback() -> None:
+    """Writes back every dirty page before a timed step. The step before it, the other
+    broker's or its own, can leave gigabytes dirty (Kafka defers writeback to the kernel and
+    deletes a topic's files a minute later), and that writeback would otherwise land in
+    whichever broker's step comes next."""
+    os.sync()
+
 
 def bulk_timeout_s(mib: float) -> float:
     return BULK_TIMEOUT_BASE_S + BULK_TIMEOUT_S_PER_GIB * mib / 1024
@@ -300,28 +319,32 @@ class Comparison:
         create_topic(broker, topic, partitions, FSYNC_TOPIC_CONFIG if durable else None)
         mib = self.sizes.fsync_mib if durable else self.sizes.produce_mib
         records = records_for(mib, size)
+        settle_writeback()
         cpu0 = cpu_seconds(broker.proc.pid)
-        mb_s, msg_s, _ = self.loadgen.produce(broker.bootstrap, topic, records, record_size=size,
-                                              acks="all" if durable else "1", timeout_s=bulk_timeout_s(mib))
+        run = self.loadgen.produce(broker.bootstrap, topic, records, record_size=size,
+                                   acks="all" if durable else "1", timeout_s=bulk_timeout_s(mib))
         cpu = cpu_seconds(broker.proc.pid) - cpu0
-        self.record(f"produce-{key}-mb", kind, rep, mb_s)
-        self.record(f"produce-{key}-msg", kind, rep, msg_s)
-        self.record(f"produce-{key}-cpu", kind, rep, cpu / (records * size / GIB))
-        self.note(f"rep {rep + 1} {kind} produce {key}: {mb_s:.1f} MB/s, {msg_s:,.0f} msg/s, CPU {cpu:.2f} s")
+        self.record_run(f"produce-{key}", kind, rep, run, cpu / (records * size / GIB))
+        self.note(f"rep {rep + 1} {kind} produce {key}: {run.mb_s:.1f} MB/s, {run.msg_s:,.0f} msg/s, "
+                  f"CPU {cpu:.2f} s, load generator {run.client_busy:.0%} busy")
         return topic
+
+    def record_run(self, prefix: str, kind: str, rep: int, run: Run, broker_cpu_s_per_gib: float) -> None:
+        self.record(f"{prefix}-mb", kind, rep, run.mb_s)
+        self.record(f"{prefix}-msg", kind, rep, run.msg_s)
+        self.record(f"{prefix}-cpu", kind, rep, broker_cpu_s_per_gib)
+        self.record(f"{prefix}-client", kind, rep, run.client_busy * 100)
 
     def consume_case(self, kind: str, rep: int, topic: str, size: int, partitions: int) -> None:
         broker = self.brokers[kind]
         key = _case_key(size, partitions, False)
         records = records_for(self.sizes.produce_mib, size)
         cpu0 = cpu_seconds(broker.proc.pid)
-        mb_s, msg_s = self.loadgen.consume(broker.bootstrap, topic, records,
-                                           timeout_s=bulk_timeout_s(self.sizes.produce_mib))
+        run = self.loadgen.consume(broker.bootstrap, topic, records, timeout_s=bulk_timeout_s(self.sizes.produce_mib))
         cpu = cpu_seconds(broker.proc.pid) - cpu0
-        self.record(f"consume-{key}-mb", kind, rep, mb_s)
-        self.record(f"consume-{key}-msg", kind, rep, msg_s)
-        self.record(f"consume-{key}-cpu", kind, rep, cpu / (records * size / GIB))
-        self.note(f"rep {rep + 1} {kind} consume {key}: {mb_s:.1f} MB/s, {msg_s:,.0f} msg/s, CPU {cpu:.2f} s")
+        self.record_run(f"consume-{key}", kind, rep, run, cpu / (records * size / GIB))
+        self.note(f"rep {rep + 1} {kind} consume {key}: {run.mb_s:.1f} MB/s, {run.msg_s:,.0f} msg/s, "
+                  f"CPU {cpu:.2f} s, load generator {run.client_busy:.0%} busy")
 
     def warmup(self, kind: str) -> None:
         broker = self.brokers[kind]
@@ -344,14 +367,13 @@ class Comparison:
     def catch_up(self, kind: str, rep: int) -> None:
         broker = self.brokers[kind]
         topic, records = self.make_backlog(kind)
+        settle_writeback()
         cpu0 = cpu_seconds(broker.proc.pid)
-        mb_s, msg_s = self.loadgen.consume(broker.bootstrap, topic, records,
-                                           timeout_s=bulk_timeout_s(self.sizes.backlog_mib))
+        run = self.loadgen.consume(broker.bootstrap, topic, records, timeout_s=bulk_timeout_s(self.sizes.backlog_mib))
         cpu = cpu_seconds(broker.proc.pid) - cpu0
-        self.record("catchup-mb", kind, rep, mb_s)
-        self.record("catchup-msg", kind, rep, msg_s)
-        self.record("catchup-cpu", kind, rep, cpu / (records * 1024 / GIB))
-        self.note(f"rep {rep + 1} {kind} catch-up {records:,} records: {mb_s:.1f} MB/s, CPU {cpu:.2f} s")
+        self.record_run("catchup", kind, rep, run, cpu / (records * 1024 / GIB))
+        self.note(f"rep {rep + 1} {kind} catch-up {records:,} records: {run.mb_s:.1f} MB/s, CPU {cpu:.2f} s, "
+                  f"load generator {run.client_busy:.0%} busy")
 
     def fsync_check(self, kind: str, rep: int) -> None:
         """Counts fsync/fdatasync calls while FSYNC_CHECK_REQUESTS acks=all requests are sent
@@ -415,9 +437,9 @@ class Comparison:
                 broker = self.brokers["kafka"]
                 topic = unique_topic("bench-calibrate")
                 create_topic(broker, topic, LATENCY_PARTITIONS)
-                _, max_msg_s, _ = self.loadgen.produce(broker.bootstrap, topic,
-                                                       records_for(self.sizes.produce_mib, LATENCY_RECORD_SIZE),
-                                                       timeout_s=bulk_timeout_s(self.sizes.produce_mib))
+                max_msg_s = self.loadgen.produce(broker.bootstrap, topic,
+                                                 records_for(self.sizes.produce_mib, LATENCY_RECORD_SIZE),
+                                                 timeout_s=bulk_timeout_s(self.sizes.produce_mib)).msg_s
                 delete_topic(broker, topic)
             self.latency_rate = max(MIN_LATENCY_RATE_MSG_S, max_msg_s / 2)
             self.note(f"latency rate: {self.latency_rate:,.0f} msg/s (half of Kafka's {max_msg_s:,.0f})")
@@ -428,10 +450,7 @@ class Comparison:
         topic = unique_topic("bench-latency")
         create_topic(broker, topic, LATENCY_PARTITIONS)
         rate = self.ensure_latency_rate()
-        # The other broker's last step can leave gigabytes dirty (Kafka deletes a topic's files
-        # a minute later, Runnel at once), whose writeback would land in this run: start each
-        # latency run with nothing left to write back.
-        os.sync()
+        settle_writeback()
         try:
             res = self.latency_tool.run(broker.bootstrap, topic, rate, self.sizes.latency_s,
                                         warmup_s=self.sizes.latency_warmup_s, record_size=LATENCY_RECORD_SIZE,

@@ -8,8 +8,9 @@ core, so both brokers measure the same client. librdkafka drives either broker s
 faster from the same core. The same binary and settings run against both brokers.
 
 Public API: RdkafkaLoadGenerator(pin).produce(bootstrap, topic, records, record_size=, acks=,
-timeout_s=) -> (MB/s, msg/s, None) and .consume(bootstrap, topic, records, timeout_s=) ->
-(MB/s, msg/s), the shapes of common.LoadGenerator's; RdkafkaLatencyTool(loadgen).run(...) -> dict
+timeout_s=) and .consume(bootstrap, topic, records, timeout_s=) -> Run (mb_s, msg_s, and
+client_busy: the load generator's CPU time over its timed window per wall second, 1.0 being its
+whole core); RdkafkaLatencyTool(loadgen).run(...) -> dict
 (the latency mode's JSON: sent, acked, received, errors, p50_ms, p99_ms, p999_ms, max_ms, ...)
 and .popen(...) for a long run whose caller samples the broker meanwhile (the soak); parse(out)
 and check(result); build() -> the binary's path.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from common import CLIENT_CPU, DEFAULT_RECORD_SIZE_BYTES, REPO, TOOL_TIMEOUT_S, BenchError, run_tool, text
@@ -47,6 +49,13 @@ def build() -> str:
     return str(BINARY)
 
 
+@dataclass(frozen=True)
+class Run:
+    mb_s: float
+    msg_s: float
+    client_busy: float  # CPU seconds per wall second over the timed window (1.0: its core)
+
+
 class RdkafkaLoadGenerator:
     def __init__(self, pin: bool):
         self.binary = build()
@@ -56,22 +65,20 @@ class RdkafkaLoadGenerator:
         cmd = [self.binary, *args]
         return ["taskset", "-c", CLIENT_CPU, *cmd] if self.pin else cmd
 
-    def _run(self, args: list[str], timeout_s: float) -> dict:
+    def _run(self, args: list[str], timeout_s: float) -> Run:
         out = run_tool(self.command(args), "the load generator", timeout_s)
         try:
-            return json.loads(out.strip().splitlines()[-1])
-        except (IndexError, ValueError):
+            report = json.loads(out.strip().splitlines()[-1])
+            return Run(report["mb_s"], report["msg_s"], report["cpu_s"] / report["seconds"])
+        except (IndexError, ValueError, KeyError, ZeroDivisionError):
             raise BenchError(f"no report from the load generator {shlex.join(args)}:\n{out}") from None
 
     def produce(self, bootstrap: str, topic: str, records: int, *, record_size: int = DEFAULT_RECORD_SIZE_BYTES,
-                acks: str = "1", timeout_s: float = TOOL_TIMEOUT_S) -> tuple[float, float, None]:
-        report = self._run(["produce", bootstrap, topic, str(records), str(record_size), acks], timeout_s)
-        return report["mb_s"], report["msg_s"], None
+                acks: str = "1", timeout_s: float = TOOL_TIMEOUT_S) -> Run:
+        return self._run(["produce", bootstrap, topic, str(records), str(record_size), acks], timeout_s)
 
-    def consume(self, bootstrap: str, topic: str, records: int, *,
-                timeout_s: float = TOOL_TIMEOUT_S) -> tuple[float, float]:
-        report = self._run(["consume", bootstrap, topic, str(records)], timeout_s)
-        return report["mb_s"], report["msg_s"]
+    def consume(self, bootstrap: str, topic: str, records: int, *, timeout_s: float = TOOL_TIMEOUT_S) -> Run:
+        return self._run(["consume", bootstrap, topic, str(records)], timeout_s)
 
 
 class RdkafkaLatencyTool:

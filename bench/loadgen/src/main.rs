@@ -13,7 +13,8 @@
 //! ```
 //!
 //! produce and consume print one JSON line: records, bytes, seconds, mb_s and msg_s (MB =
-//! 2^20 bytes, as Kafka's tools count); they exit non-zero, saying why on stderr, when a
+//! 2^20 bytes, as Kafka's tools count), and cpu_s, the CPU time this process (every
+//! librdkafka thread) used over the same timed window; they exit non-zero, saying why on stderr, when a
 //! record fails or the count does not come out exact. latency is `latency.rs`; its
 //! KEY=VALUE arguments are producer properties, `consumer.KEY=VALUE` consumer ones. compare.py
 //! bounds every run with a timeout.
@@ -94,15 +95,47 @@ struct Report {
     records: u64,
     bytes: u64,
     seconds: f64,
+    cpu_s: f64,
 }
 
 impl Report {
     fn json(&self) -> String {
-        let (records, bytes, seconds) = (self.records, self.bytes, self.seconds);
+        let (records, bytes, seconds, cpu_s) = (self.records, self.bytes, self.seconds, self.cpu_s);
         let mb_s = bytes as f64 / MIB / seconds;
         let msg_s = records as f64 / seconds;
-        format!(r#"{{"records": {records}, "bytes": {bytes}, "seconds": {seconds:.6}, "mb_s": {mb_s:.3}, "msg_s": {msg_s:.1}}}"#)
+        format!(
+            r#"{{"records": {records}, "bytes": {bytes}, "seconds": {seconds:.6}, "mb_s": {mb_s:.3}, "msg_s": {msg_s:.1}, "cpu_s": {cpu_s:.6}}}"#
+        )
     }
+}
+
+/// A timed window: wall time and this process's CPU time (user + system, every thread), so a
+/// report can say how busy the client's core was, i.e. whether the client was the limit.
+struct Clock {
+    wall: Instant,
+    cpu_s: f64,
+}
+
+impl Clock {
+    fn start() -> Clock {
+        Clock { wall: Instant::now(), cpu_s: process_cpu_s() }
+    }
+
+    /// (wall seconds, CPU seconds) since `start`.
+    fn stop(&self) -> (f64, f64) {
+        (self.wall.elapsed().as_secs_f64(), process_cpu_s() - self.cpu_s)
+    }
+}
+
+fn process_cpu_s() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
 /// Counts delivery reports, so the run fails unless every record was acknowledged.
@@ -141,7 +174,7 @@ fn produce(bootstrap: &str, topic: &str, records: u64, record_bytes: usize, acks
     connected_metadata(producer.client(), topic)?;
     // Not all one byte value: some brokers' storage compresses or dedups runs.
     let payload: Vec<u8> = (0..record_bytes).map(|i| b'a' + (i % 26) as u8).collect();
-    let start = Instant::now();
+    let clock = Clock::start();
     for sent in 0..records {
         let record = Record::to(topic).payload(&payload);
         let serve_deliveries = || {
@@ -154,14 +187,14 @@ fn produce(bootstrap: &str, topic: &str, records: u64, record_bytes: usize, acks
         }
     }
     flush(&producer)?;
-    let seconds = start.elapsed().as_secs_f64();
+    let (seconds, cpu_s) = clock.stop();
     let deliveries = producer.context();
     let (acknowledged, failed) = (deliveries.acknowledged.load(Ordering::Relaxed), deliveries.failed.load(Ordering::Relaxed));
     if failed > 0 || acknowledged != records {
         let first = deliveries.first_error.get().map_or("", String::as_str);
         return Err(format!("{acknowledged} of {records} records acknowledged, {failed} failed (first: {first})"));
     }
-    Ok(Report { records, bytes: records * record_bytes as u64, seconds })
+    Ok(Report { records, bytes: records * record_bytes as u64, seconds, cpu_s })
 }
 
 /// Waits until every queued record is acknowledged. rdkafka's own `flush` waits in 100 ms
@@ -215,11 +248,11 @@ fn consume(bootstrap: &str, topic: &str, records: u64) -> Result<Report, String>
             .add_partition_offset(topic, partition, Offset::Beginning)
             .map_err(|e| format!("assignment: {e}"))?;
     }
-    let start = Instant::now();
+    let clock = Clock::start();
     consumer.assign(&assignment).map_err(|e| format!("assign: {e}"))?;
     let (received, bytes) = batches::read(&consumer, records)?;
-    let seconds = start.elapsed().as_secs_f64();
-    Ok(Report { records: received, bytes, seconds })
+    let (seconds, cpu_s) = clock.stop();
+    Ok(Report { records: received, bytes, seconds, cpu_s })
 }
 
 /// A consumer for assigned partitions: the group id is never joined nor committed to.
