@@ -22,7 +22,9 @@ use rdkafka::message::Message;
 use rdkafka::producer::{Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::{connected_metadata, new_consumer, partition_count, send_waiting, Deliveries, Record, METADATA_TIMEOUT_MS, POLL_TIMEOUT_MS};
+use crate::{
+    connected_metadata, new_consumer, partition_count, send_waiting, Deliveries, Record, METADATA_TIMEOUT_MS, POLL_TIMEOUT_MS, QUEUE_WAIT,
+};
 
 /// Marks a client property as the consumer's (the rest are the producer's).
 const CONSUMER_PREFIX: &str = "consumer.";
@@ -230,7 +232,7 @@ fn measure(bootstrap: &str, topic: &str, plan: &Plan, outcome: &mut Outcome) -> 
         payload[..8].copy_from_slice(&((scheduled - epoch).as_nanos() as u64).to_be_bytes());
         payload[8..16].copy_from_slice(&i.to_be_bytes());
         let record = Record::to(topic).payload(&payload);
-        if let Err(error) = send_waiting(record, |r| producer.send(r), || thread::sleep(Duration::from_micros(100))) {
+        if let Err(error) = send_waiting(record, |r| producer.send(r), || thread::sleep(QUEUE_WAIT)) {
             outcome.errors += 1;
             outcome.first_error.get_or_insert_with(|| error.to_string());
         }

@@ -14,8 +14,8 @@
 //!
 //! produce and consume print one JSON line: records, bytes, seconds, mb_s and msg_s (MB =
 //! 2^20 bytes, as Kafka's tools count), and cpu_s, the CPU time this process (every
-//! librdkafka thread) used over the same timed window; they exit non-zero, saying why on stderr, when a
-//! record fails or the count does not come out exact. latency is `latency.rs`; its
+//! librdkafka thread) used over the same timed window. They exit non-zero, saying why on
+//! stderr, when a record fails or the count does not come out exact. latency is `latency.rs`; its
 //! KEY=VALUE arguments are producer properties, `consumer.KEY=VALUE` consumer ones. compare.py
 //! bounds every run with a timeout.
 
@@ -26,12 +26,12 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use rdkafka::client::Client;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
-use rdkafka::client::Client;
 use rdkafka::metadata::Metadata;
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 /// How long the producer's final flush may wait for outstanding deliveries.
@@ -42,10 +42,9 @@ const METADATA_TIMEOUT_MS: u64 = 30_000;
 const POLL_TIMEOUT_MS: u64 = 100;
 /// librdkafka's fetch.queue.backoff.ms for every consumer (see `new_consumer`).
 const FETCH_QUEUE_BACKOFF_MS: &str = "10";
-/// One poll for delivery reports while flushing: the resolution of a produce's end time.
-const FLUSH_POLL_MS: u64 = 1;
-/// The producer serves delivery reports every this many sends.
-const POLL_EVERY_RECORDS: u64 = 1024;
+/// A producer's sleep while librdkafka's queue is full or a flush waits (the resolution of a
+/// produce's end time).
+pub(crate) const QUEUE_WAIT: Duration = Duration::from_micros(100);
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -164,8 +163,15 @@ impl ProducerContext for Deliveries {
 
 /// Sends `records` records of `record_bytes` (no key) as fast as the producer takes them,
 /// timed from the first send until the last acknowledgement.
+///
+/// A ThreadedProducer's thread serves the delivery reports, blocked on librdkafka's queue
+/// between them, and this loop sleeps while the queue is full. Polling from this loop instead
+/// busy-waited: rdkafka's `poll(timeout)` rounds what remains of its timeout down to whole
+/// milliseconds and spins through the last one, so each short poll spun on the client's only
+/// core, the more often the slower the broker acknowledged (against Kafka the producer spent
+/// 35% of its CPU reading the clock).
 fn produce(bootstrap: &str, topic: &str, records: u64, record_bytes: usize, acks: &str) -> Result<Report, String> {
-    let producer: BaseProducer<Deliveries> = ClientConfig::new()
+    let producer: ThreadedProducer<Deliveries> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("acks", acks)
         .create_with_context(Deliveries::default())
@@ -177,14 +183,8 @@ fn produce(bootstrap: &str, topic: &str, records: u64, record_bytes: usize, acks
     let clock = Clock::start();
     for sent in 0..records {
         let record = Record::to(topic).payload(&payload);
-        let serve_deliveries = || {
-            producer.poll(Duration::from_millis(1));
-        };
-        send_waiting(record, |r| producer.send(r), serve_deliveries)
+        send_waiting(record, |r| producer.send(r), || std::thread::sleep(QUEUE_WAIT))
             .map_err(|error| format!("send failed after {sent} records: {error}"))?;
-        if sent % POLL_EVERY_RECORDS == 0 {
-            producer.poll(Duration::ZERO);
-        }
     }
     flush(&producer)?;
     let (seconds, cpu_s) = clock.stop();
@@ -197,10 +197,10 @@ fn produce(bootstrap: &str, topic: &str, records: u64, record_bytes: usize, acks
     Ok(Report { records, bytes: records * record_bytes as u64, seconds, cpu_s })
 }
 
-/// Waits until every queued record is acknowledged. rdkafka's own `flush` waits in 100 ms
-/// polls that last their whole 100 ms, which added up to 100 ms after the last
-/// acknowledgement to every timed produce; this polls in slices of FLUSH_POLL_MS.
-fn flush(producer: &BaseProducer<Deliveries>) -> Result<(), String> {
+/// Waits until every queued record is acknowledged and its report served (by the producer's
+/// polling thread). rdkafka's own `flush` polls in 100 ms slices that each last the whole
+/// 100 ms, which added up to 100 ms after the last acknowledgement to every timed produce.
+fn flush(producer: &ThreadedProducer<Deliveries>) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_millis(FLUSH_TIMEOUT_MS);
     loop {
         // A zero timeout returns at once; the call also tells librdkafka to send what it
@@ -208,7 +208,7 @@ fn flush(producer: &BaseProducer<Deliveries>) -> Result<(), String> {
         match producer.flush(Duration::ZERO) {
             Ok(()) => return Ok(()),
             Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut)) if Instant::now() < deadline => {
-                producer.poll(Duration::from_millis(FLUSH_POLL_MS));
+                std::thread::sleep(QUEUE_WAIT);
             }
             Err(e) => return Err(format!("flush: {e} ({} records unacknowledged)", producer.in_flight_count())),
         }
