@@ -22,13 +22,14 @@ Rows (--rows selects groups; all by default):
   join), and a catch-up over a backlog of --backlog-mib (1 KiB, 16 partitions).
 - latency: the load generator's open-loop mode at a fixed rate of half Kafka's 1 KiB x 16
   partitions msg/s from the first repetition; latency from the scheduled send time.
+- memory: VmRSS after start-up (idle) and VmHWM at the end of the repetition (peak).
+- startup: exec until the first Metadata reply; and again after kill -9 with the log written.
+- rebalance: bench/rebalance.py's one_rebalance (a second member joins a stable group).
+
 Every produce, catch-up and latency run starts after a `sync`, so no broker's run absorbs the
 writeback of what was written in the step before it. Produce and consume rows also say how
 busy the load generator kept its one core (its CPU time over the timed window): near 100%,
 the client was the limit, whichever broker it drove.
-- memory: VmRSS after start-up (idle) and VmHWM at the end of the repetition (peak).
-- startup: exec until the first Metadata reply; and again after kill -9 with the log written.
-- rebalance: bench/rebalance.py's one_rebalance (a second member joins a stable group).
 
 Usage:
   .venv/bin/python bench/compare.py [--quick] [--repetitions 3] [--rows produce,latency]
