@@ -50,8 +50,8 @@ const MIB: f64 = 1024.0 * 1024.0;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    // Not for latency: its sending and receiving threads would contend for the one arena
-    // (its end-to-end p99 at the same rate went from about 4 ms to 9-15 ms).
+    // Not for latency, which keeps the allocator it was measured with: one arena would put
+    // its sending and receiving threads behind one lock.
     if matches!(args.first().map(String::as_str), Some("produce" | "consume")) {
         keep_freed_memory();
     }
