@@ -295,3 +295,26 @@ fn partition_response(index: i32, outcome: Result<Appended, Rejection>, version:
 fn rejected(response: PartitionProduceResponse, code: i16) -> PartitionProduceResponse {
     response.with_error_code(code).with_base_offset(-1).with_log_append_time_ms(-1).with_log_start_offset(-1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_copy_reuses_its_buffer_and_frees_one_over_the_kept_limit() {
+        let first = with_batch_copy(&[1u8; 1024], |batch| {
+            assert_eq!(batch, &[1u8; 1024][..]);
+            batch[0] = 9; // patched in place, as the log does
+            batch.as_ptr() as usize
+        });
+        let second = with_batch_copy(&[2u8; 512], |batch| {
+            assert_eq!(batch, &[2u8; 512][..], "the copy is exactly this batch, nothing of the last one");
+            batch.as_ptr() as usize
+        });
+        assert_eq!(first, second, "the same buffer, no fresh allocation");
+
+        let huge = vec![3u8; BATCH_COPY_KEPT_BYTES_MAX + 1];
+        with_batch_copy(&huge, |batch| assert_eq!(batch.len(), huge.len()));
+        assert_eq!(BATCH_COPY.with(|copy| copy.borrow().capacity()), 0, "a one-off huge batch is not kept");
+    }
+}
