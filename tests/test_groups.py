@@ -174,8 +174,7 @@ def start_two_members(members, client, bs, topic, group, produced, **options):
                f"a alone owns both partitions and committed {ends}")
     b_started_at = time.time()
     b = members(client, bs, topic, group, label="b", commit="batch", **options)
-    a.wait_for(lambda: one_partition_each(a, b), JOIN_WAIT_S,
-               "a and b settle on one partition each\n" + "(b's events follow a's)")
+    a.wait_for(lambda: one_partition_each(a, b), JOIN_WAIT_S, "a and b settle on one partition each", also=(b,))
     return a, b, b_started_at
 
 
@@ -197,7 +196,8 @@ def test_second_member_joins_revoke_before_assign_one_partition_each(group_broke
     pa, pb = one_partition_each(a, b)
 
     second = produce_keyed(bs, topic, COUNT, PARTITIONS, "r2", first_seq=COUNT)
-    a.wait_for(read_by([a, b], values(second)), READ_WAIT_S, "the second batch of records read by a and b")
+    a.wait_for(read_by([a, b], values(second)), READ_WAIT_S, "the second batch of records read by a and b",
+               also=(b,))
     time.sleep(QUIET_S)
     stop_at = time.time()
     a.stop()
@@ -238,7 +238,7 @@ def test_killed_member_partitions_move_after_session_timeout(group_broker, clien
     second = produce_keyed(bs, topic, COUNT, PARTITIONS, "r2", first_seq=COUNT)
     ends2 = end_offsets(first + second, PARTITIONS)
     b.wait_for(lambda: b.committed().get(pb) == ends2[pb] and a.committed().get(pa) == ends2[pa], READ_WAIT_S,
-               f"a and b read and committed their partitions up to {ends2}")
+               f"a and b read and committed their partitions up to {ends2}", also=(a,))
 
     killed_at = time.time()
     b.kill()

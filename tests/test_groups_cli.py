@@ -130,7 +130,7 @@ def test_kafka_consumer_groups_output_matches_kafka(cli_brokers, request, member
         a.wait_for(lambda: a.assignment() == [0, 1], JOIN_WAIT_S, "first active member owns both partitions")
         b2 = members(KAFKA_PYTHON3, bs, topic, active, label="cli-active", commit="batch", **MEMBER_OPTIONS)
         a.wait_for(lambda: a.assignment() and b2.assignment() and len(a.assignment()) == len(b2.assignment()) == 1,
-                   JOIN_WAIT_S, "two active members with one partition each")
+                   JOIN_WAIT_S, "two active members with one partition each", also=(b2,))
         # Whatever a read before the split is committed, so lag is zero everywhere.
         a.wait_for(lambda: committed_offsets(bs, active, topic, PARTITIONS) == {0: 4, 1: 6}, JOIN_WAIT_S,
                    "active group committed the end offsets")

@@ -200,9 +200,10 @@ class MemberProcess:
 
     # ---------------------------------------------------------------- control
 
-    def wait_for(self, predicate, timeout_s: float, what: str):
+    def wait_for(self, predicate, timeout_s: float, what: str, *, also: tuple["MemberProcess", ...] = ()):
         """Poll predicate() until it returns something truthy; fail after timeout_s or when
-        the process exits without it."""
+        the process exits without it. A failure shows this process's diagnostics, then
+        those of every process in `also` (the others the predicate looks at)."""
         deadline = time.monotonic() + timeout_s
         while True:
             value = predicate()
@@ -214,10 +215,14 @@ class MemberProcess:
                 if value:
                     return value
                 raise AssertionError(f"{self.label} exited ({self.proc.returncode}) before: {what}\n"
-                                     + self.diagnostics())
+                                     + self._diagnostics_with(also))
             if time.monotonic() > deadline:
-                raise AssertionError(f"{self.label}: not within {timeout_s:.0f}s: {what}\n" + self.diagnostics())
+                raise AssertionError(f"{self.label}: not within {timeout_s:.0f}s: {what}\n"
+                                     + self._diagnostics_with(also))
             time.sleep(EVENT_POLL_S)
+
+    def _diagnostics_with(self, others: tuple["MemberProcess", ...]) -> str:
+        return "\n".join(p.diagnostics() for p in (self, *others))
 
     def stop(self, timeout_s: float = MEMBER_STOP_WAIT_S, *, check: bool = True) -> dict:
         """SIGTERM: the members close() their consumers (leaving the group) and exit."""
