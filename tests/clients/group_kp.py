@@ -18,15 +18,19 @@ from group_common import (Control, assigned_partitions, batch_offsets, parser, r
                           watch_client_logs)
 
 
-# kafka-python 3.0.x can lose its own rebalance: when the first JoinGroup completes before
-# the first metadata for the subscribed topic, the leader assigns nothing and rejoins once
-# the metadata arrives; if that poll() times out while the second join is in flight, the
-# leader's new assignment snapshot makes need_rejoin() False, join_group_async() returns
-# without awaiting the in-flight join, and the member never applies its SyncGroup answer
-# nor heartbeats again (seen on Runnel in about 1 run of 12, where a join round trip
-# takes a millisecond and lines up with the client's 100 ms metadata retry). Fetching
-# the topic's metadata before subscribe() keeps the first join from racing it. 2.0.2 has
-# neither the race nor the need.
+# kafka-python 3.0.x can lose its own rebalance. The coordinator builds the leader's
+# metadata snapshot (partitions per subscribed topic) when it is created, before subscribe(),
+# and rebuilds it only when a metadata response arrives. If the first JoinGroup completes
+# before the metadata request subscribe() starts, the leader records an empty snapshot with
+# its assignment and rejoins once that response arrives; if the poll() that starts this
+# second join times out while it is in flight, the leader's new assignment snapshot makes
+# need_rejoin() False, join_group_async() returns without awaiting the in-flight join, and
+# the member never applies its SyncGroup answer nor heartbeats again. Seen on both
+# brokers, here once in five runs of the two-member tests; the debug log then shows
+# "need_rejoin: True (assignment_snapshot != metadata_snapshot: {} != {...})" after the
+# first assignment. A full metadata round trip after subscribe() and before the first
+# poll() (consumer.topics()) rebuilds the snapshot first, so the first assignment is made
+# from the topic's partitions. 2.0.2 has neither the race nor the need.
 WARM_METADATA = int(kafka.__version__.split(".")[0]) >= 3
 
 
@@ -80,10 +84,10 @@ def member(ctl: Control, m: int) -> None:
             ctl.emit("assigned", m, partitions=manual, manual=True)
             ctl.emit("positioned", m, positions={str(tp.partition): consumer.position(tp) for tp in tps})
         else:
-            if WARM_METADATA:
-                consumer.partitions_for_topic(args.topic)
             listener = Listener(ctl, m)
             consumer.subscribe([args.topic], listener=listener)
+            if WARM_METADATA:
+                consumer.topics()
         failed_commit = None
         while not ctl.stopping():
             batch = consumer.poll(timeout_ms=args.poll_timeout_ms)
