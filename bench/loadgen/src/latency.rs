@@ -19,11 +19,11 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
-use rdkafka::producer::{Producer, ThreadedProducer};
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::{
-    connected_metadata, new_consumer, partition_count, send_waiting, Deliveries, Record, METADATA_TIMEOUT_MS, POLL_TIMEOUT_MS, QUEUE_WAIT,
+    connected_metadata, new_consumer, partition_count, Deliveries, METADATA_TIMEOUT_MS, POLL_TIMEOUT_MS, QUEUE_WAIT,
 };
 
 /// Marks a client property as the consumer's (the rest are the producer's).
@@ -269,4 +269,26 @@ fn json_string(text: &str) -> String {
     }
     quoted.push('"');
     quoted
+}
+
+/// A record as librdkafka's producers take it: no key, a borrowed payload.
+type Record<'a> = BaseRecord<'a, (), [u8]>;
+
+/// Queues `record` with `send`, calling `wait` while librdkafka's queue is full (so a full
+/// queue slows the sender down instead of failing the run).
+fn send_waiting<'a>(
+    mut record: Record<'a>,
+    mut send: impl FnMut(Record<'a>) -> Result<(), (KafkaError, Record<'a>)>,
+    mut wait: impl FnMut(),
+) -> Result<(), KafkaError> {
+    loop {
+        match send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                record = back;
+                wait();
+            }
+            Err((error, _)) => return Err(error),
+        }
+    }
 }

@@ -21,6 +21,7 @@
 
 mod batches;
 mod latency;
+mod shared_payload;
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,7 +32,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::metadata::Metadata;
-use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 /// How long the producer's final flush may wait for outstanding deliveries.
@@ -193,7 +194,13 @@ impl ProducerContext for Deliveries {
 /// milliseconds and spins through the last one, so each short poll spun on the client's only
 /// core, the more often the slower the broker acknowledged (against Kafka the producer spent
 /// 35% of its CPU reading the clock).
+///
+/// Every record borrows one payload ([`shared_payload`]), so the client copies each record
+/// once, into its request, as a client producing from its own buffers would.
 fn produce(bootstrap: &str, topic: &str, records: u64, record_bytes: usize, acks: &str) -> Result<Report, String> {
+    // Not all one byte value: some brokers' storage compresses or dedups runs. Declared
+    // before the producer so it is dropped after it: queued records point into it.
+    let payload: Vec<u8> = (0..record_bytes).map(|i| b'a' + (i % 26) as u8).collect();
     let producer: ThreadedProducer<Deliveries> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("acks", acks)
@@ -201,13 +208,16 @@ fn produce(bootstrap: &str, topic: &str, records: u64, record_bytes: usize, acks
         .map_err(|e| format!("cannot create the producer: {e}"))?;
     // Connect and learn the topic's leaders before the clock starts, as the Java tool does.
     connected_metadata(producer.client(), topic)?;
-    // Not all one byte value: some brokers' storage compresses or dedups runs.
-    let payload: Vec<u8> = (0..record_bytes).map(|i| b'a' + (i % 26) as u8).collect();
+    let topic_handle = shared_payload::Topic::new(&producer, topic)?;
     let clock = Clock::start();
     for sent in 0..records {
-        let record = Record::to(topic).payload(&payload);
-        send_waiting(record, |r| producer.send(r), || std::thread::sleep(QUEUE_WAIT))
-            .map_err(|error| format!("send failed after {sent} records: {error}"))?;
+        loop {
+            match topic_handle.send_borrowed(&payload) {
+                Ok(()) => break,
+                Err(RDKafkaErrorCode::QueueFull) => std::thread::sleep(QUEUE_WAIT),
+                Err(error) => return Err(format!("send failed after {sent} records: {error:?}")),
+            }
+        }
     }
     flush(&producer)?;
     let (seconds, cpu_s) = clock.stop();
@@ -234,28 +244,6 @@ fn flush(producer: &ThreadedProducer<Deliveries>) -> Result<(), String> {
                 std::thread::sleep(QUEUE_WAIT);
             }
             Err(e) => return Err(format!("flush: {e} ({} records unacknowledged)", producer.in_flight_count())),
-        }
-    }
-}
-
-/// A record as librdkafka's producers take it: no key, a borrowed payload.
-pub(crate) type Record<'a> = BaseRecord<'a, (), [u8]>;
-
-/// Queues `record` with `send`, calling `wait` while librdkafka's queue is full (so a full
-/// queue slows the sender down instead of failing the run).
-pub(crate) fn send_waiting<'a>(
-    mut record: Record<'a>,
-    mut send: impl FnMut(Record<'a>) -> Result<(), (KafkaError, Record<'a>)>,
-    mut wait: impl FnMut(),
-) -> Result<(), KafkaError> {
-    loop {
-        match send(record) {
-            Ok(()) => return Ok(()),
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                record = back;
-                wait();
-            }
-            Err((error, _)) => return Err(error),
         }
     }
 }
