@@ -128,7 +128,7 @@ fn next_plain<'a>(
     let remaining = cursor.remaining();
     let body = cursor
         .read_slice(body_length)
-        .ok_or(RecordsError::InvalidRecord { index, defect: RecordDefect::LengthBeyondBatch { length, remaining } })?;
+        .ok_or_else(|| RecordsError::InvalidRecord { index, defect: RecordDefect::LengthBeyondBatch { length, remaining } })?;
     let size_bytes = cursor.position() - start;
     check_record_size(size_bytes as u64, index, limits)?;
     parse_body(index, body, size_bytes, limits)

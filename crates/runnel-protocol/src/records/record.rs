@@ -103,7 +103,7 @@ pub(crate) fn parse_body<'a>(
     let invalid = |defect| RecordsError::InvalidRecord { index, defect };
     let mut cursor = Cursor::new(body);
 
-    let attributes = cursor.read_u8().ok_or(invalid(RecordDefect::FieldOverrun))? as i8;
+    let attributes = cursor.read_u8().ok_or_else(|| invalid(RecordDefect::FieldOverrun))? as i8;
     let timestamp_delta = cursor.read_varlong().map_err(|e| varint_defect(e, index))?;
     let offset_delta = cursor.read_varint().map_err(|e| varint_defect(e, index))?;
     let key = read_nullable(&mut cursor).map_err(|e| field_defect(e, index))?;
@@ -129,10 +129,10 @@ pub(crate) fn parse_body<'a>(
         let key_length = cursor.read_varint().map_err(|e| varint_defect(e, index))?;
         let key_length =
             usize::try_from(key_length).map_err(|_| invalid(RecordDefect::NegativeHeaderKeyLength(key_length)))?;
-        cursor.read_slice(key_length).ok_or(invalid(RecordDefect::FieldOverrun))?;
+        cursor.read_slice(key_length).ok_or_else(|| invalid(RecordDefect::FieldOverrun))?;
         read_nullable(&mut cursor).map_err(|e| field_defect(e, index))?;
     }
-    let headers_bytes = body.get(headers_start..cursor.position()).ok_or(invalid(RecordDefect::FieldOverrun))?;
+    let headers_bytes = body.get(headers_start..cursor.position()).ok_or_else(|| invalid(RecordDefect::FieldOverrun))?;
 
     if cursor.remaining() != 0 {
         return Err(invalid(RecordDefect::LengthMismatch { declared: body.len(), read: cursor.position() }));
