@@ -27,7 +27,8 @@ Rows (--rows selects groups; all by default):
 - rebalance: bench/rebalance.py's one_rebalance (a second member joins a stable group).
 
 Every produce, catch-up and latency run starts after a `sync`, so no broker's run absorbs the
-writeback of what was written in the step before it. Produce and consume rows also say how
+writeback of what was written in the step before it; produce and latency runs also start
+with the page cache dropped (as root), see clean_page_cache(). Produce and consume rows also say how
 busy the load generator kept its one core (its CPU time over the timed window): near 100%,
 the client was the limit, whichever broker it drove.
 
@@ -68,6 +69,9 @@ from harness import wire
 
 GROUPS = ("produce", "consume", "latency", "memory", "startup", "rebalance")
 BROKER_CONFIG = {"group.initial.rebalance.delay.ms": "0"}
+DROP_CACHES_PATH = Path("/proc/sys/vm/drop_caches")
+# "1": the page cache only; dentries and inodes stay.
+DROP_CLEAN_PAGE_CACHE = "1"
 FSYNC_TOPIC_CONFIG = {"flush.messages": "1", "flush.ms": "0"}
 RECORD_SIZES = (1024, 100)
 PARTITION_COUNTS = (1, 16, 100)
@@ -228,6 +232,25 @@ def settle_writeback() -> None:
     os.sync()
 
 
+def clean_page_cache() -> bool:
+    """settle_writeback(), then drops the (now clean) page cache; False when that is not
+    permitted (not root), and the step runs after the sync alone.
+
+    Before a writing step: on this VM a write into the page cache costs the writer 3-5 times
+    more CPU once the cache holds a few GiB. `dd` of 512 MiB took 0.27-0.33 s of system time
+    after a drop and 0.95-1.38 s with 11 GiB cached, 72% of it in the copy into the new
+    pages; one Runnel's CPU per GiB over five 512 MiB produces in a row rose from 0.92 to
+    2.42 (1 KiB) and 1.80 to 4.10 (100 B) with a sync between steps, and stayed at
+    0.86-0.96 and 1.74-1.84 with a drop. That cost lands on whichever broker writes when
+    the cache is large, so without the drop a run's CPU rows measure the run's history."""
+    settle_writeback()
+    try:
+        DROP_CACHES_PATH.write_text(DROP_CLEAN_PAGE_CACHE)
+    except OSError:
+        return False
+    return True
+
+
 def bulk_timeout_s(mib: float) -> float:
     return BULK_TIMEOUT_BASE_S + BULK_TIMEOUT_S_PER_GIB * mib / 1024
 
@@ -278,6 +301,9 @@ class Comparison:
         self.brokers: dict = {}
         self.backlog: dict[str, tuple[str, int]] = {}  # broker -> (topic, records)
         self.started = time.monotonic()
+        # Writing steps started after a page-cache drop, and after a sync alone.
+        self.cache_dropped_steps = 0
+        self.cache_kept_steps = 0
 
     def note(self, message: str) -> None:
         print(f"[{time.monotonic() - self.started:6.0f}s] {message}", file=sys.stderr, flush=True)
@@ -306,6 +332,12 @@ class Comparison:
 
     # ------------------------------------------------------------------ steps
 
+    def before_writing_step(self) -> None:
+        if clean_page_cache():
+            self.cache_dropped_steps += 1
+        else:
+            self.cache_kept_steps += 1
+
     def start(self, kind: str, rep: int) -> None:
         broker = self.brokers[kind]
         broker.start()
@@ -321,7 +353,7 @@ class Comparison:
         create_topic(broker, topic, partitions, FSYNC_TOPIC_CONFIG if durable else None)
         mib = self.sizes.fsync_mib if durable else self.sizes.produce_mib
         records = records_for(mib, size)
-        settle_writeback()
+        self.before_writing_step()
         cpu0 = cpu_seconds(broker.proc.pid)
         run = self.loadgen.produce(broker.bootstrap, topic, records, record_size=size,
                                    acks="all" if durable else "1", timeout_s=bulk_timeout_s(mib))
@@ -452,7 +484,7 @@ class Comparison:
         topic = unique_topic("bench-latency")
         create_topic(broker, topic, LATENCY_PARTITIONS)
         rate = self.ensure_latency_rate()
-        settle_writeback()
+        self.before_writing_step()
         try:
             res = self.latency_tool.run(broker.bootstrap, topic, rate, self.sizes.latency_s,
                                         warmup_s=self.sizes.latency_warmup_s, record_size=LATENCY_RECORD_SIZE,
@@ -611,6 +643,14 @@ def disk_line(samples: list[Sample], probes: list[tuple[str, dict]]) -> str:
             f"against it: " + ("; ".join(parts) if parts else "not measured"))
 
 
+def page_cache_line(cmp: Comparison) -> str:
+    dropped, kept = cmp.cache_dropped_steps, cmp.cache_kept_steps
+    if kept == 0:
+        return f"- page cache: synced and dropped before each of the {dropped} produce and latency steps"
+    return (f"- page cache: synced before every produce and latency step, dropped before {dropped} of "
+            f"{dropped + kept} (dropping needs root), so CPU rows carry the page cache's growth")
+
+
 def report(cmp: Comparison, args, info: dict[str, str], probes: list[tuple[str, dict]], loads, elapsed_s: float) -> str:
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     sizes = args.sizes
@@ -627,6 +667,7 @@ def report(cmp: Comparison, args, info: dict[str, str], probes: list[tuple[str, 
              + "; " + ("brokers on CPU 0, load generators on CPU 1" if args.pin else "no CPU pinning")
              + "; load generator: " + LOADGEN_NAME,
              disk_line(cmp.samples, probes),
+             page_cache_line(cmp),
              f"- load average (1/5/15 min) {load_text}; wall time {elapsed_s:.0f} s",
              "- cells: median (min-max) over repetitions; Runnel/Kafka: the ratio within each repetition, "
              "median (min-max); MB = MiB",
