@@ -11,14 +11,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use runnel_protocol::batch::{
-    set_base_offset, set_log_append_time, BatchError, BatchHeader, BATCH_HEADER_BYTES, BATCH_LENGTH_PREFIX_BYTES,
-    MAGIC_V2,
+    set_base_offset, set_log_append_time_in_header, set_partition_leader_epoch, BatchError, BatchHeader,
+    BATCH_HEADER_BYTES, BATCH_LENGTH_PREFIX_BYTES, MAGIC_V2,
 };
 
 use crate::layout::{offset_file_name, write_file_atomically, Checkpoint, CHECKPOINT_FILE, SNAPSHOT_SUFFIX};
 use crate::producer::{ProducerCheck, ProducerStateManager};
 use crate::scan::last_offset;
-use crate::segment::{AppendFailure, Segment};
+use crate::segment::{AppendFailure, BatchParts, Segment};
 use crate::storage::{FileSync, Storage};
 use crate::{AppendOutcome, LogConfig, LogError};
 
@@ -56,6 +56,9 @@ pub struct PartitionLog {
     /// A [`PendingFlush`] was handed out and not yet finished: the dirty flags it cleared
     /// no longer mean "on disk", so an inline flush meanwhile syncs every file it covers.
     pub(crate) flush_in_flight: bool,
+    /// Stamped as the partition leader epoch of every batch appended from now on (Kafka's
+    /// appendAsLeader); `None` keeps the epoch each batch was sent with.
+    pub(crate) leader_epoch: Option<i32>,
 }
 
 /// A sync taken by [`PartitionLog::begin_flush`]: run [`PendingFlush::sync`] without the
@@ -170,13 +173,19 @@ impl PartitionLog {
         self.failure.get_or_insert(why);
     }
 
+    /// The partition leader epoch to stamp on every batch appended from now on.
+    pub fn set_leader_epoch(&mut self, epoch: i32) {
+        self.leader_epoch = Some(epoch);
+    }
+
     /// Appends one batch. After producer-state checks (a retry of a cached batch returns
-    /// `Duplicate` and writes nothing), the base offset is patched to the log end (and the
-    /// LogAppendTime stamped when configured), the active segment rolls if due, and the batch
-    /// is written as one write plus the odd index entry. On an IO error nothing is kept: the
-    /// files are truncated back and the log stays usable; if even that fails, or a policy
-    /// flush fails to sync, the log refuses writes until reopened.
-    pub fn append(&mut self, batch: &mut [u8], now_ms: i64) -> Result<AppendOutcome, LogError> {
+    /// `Duplicate` and writes nothing), a copy of its header gets the log end as base
+    /// offset (and the leader epoch, and the LogAppendTime when configured), the active
+    /// segment rolls if due, and that header and the batch's records, never copied nor
+    /// changed, are written as one write plus the odd index entry. On an IO error nothing is
+    /// kept: the files are truncated back and the log stays usable; if even that fails, or a
+    /// policy flush fails to sync, the log refuses writes until reopened.
+    pub fn append(&mut self, batch: &[u8], now_ms: i64) -> Result<AppendOutcome, LogError> {
         let outcome = self.append_deferring_flush(batch, now_ms)?;
         if self.flush_due() {
             self.flush()?;
@@ -193,7 +202,7 @@ impl PartitionLog {
     /// [`PartitionLog::append`] without its policy flush: the batch reaches the page cache
     /// only. The caller checks [`PartitionLog::flush_due`] and, if set, gets the batch synced
     /// (group commit: [`PartitionLog::begin_flush`]) before it acknowledges it.
-    pub fn append_deferring_flush(&mut self, batch: &mut [u8], now_ms: i64) -> Result<AppendOutcome, LogError> {
+    pub fn append_deferring_flush(&mut self, batch: &[u8], now_ms: i64) -> Result<AppendOutcome, LogError> {
         self.ensure_usable()?;
         self.last_now_ms = now_ms;
         let header = check_framing(batch)?;
@@ -201,19 +210,25 @@ impl PartitionLog {
             return Ok(AppendOutcome::Duplicate { base_offset, last_offset });
         }
         let base_offset = self.log_end_offset();
-        set_base_offset(batch, base_offset);
+        let (sent_header, records) = batch.split_at(BATCH_HEADER_BYTES);
+        let mut stored_header: [u8; BATCH_HEADER_BYTES] = sent_header.try_into().expect("framing checked the header");
+        set_base_offset(&mut stored_header, base_offset);
+        if let Some(epoch) = self.leader_epoch {
+            set_partition_leader_epoch(&mut stored_header, epoch);
+        }
         let log_append_time_ms = self.config.log_append_time.then(|| {
-            set_log_append_time(batch, now_ms);
+            set_log_append_time_in_header(&mut stored_header, records, now_ms);
             now_ms
         });
-        let header = BatchHeader::parse(batch)?;
+        let header = BatchHeader::parse(&stored_header)?;
         let last = last_offset(&header);
         let roll = self.active().should_roll(&self.config, batch.len() as u64, header.max_timestamp, last, now_ms);
         if roll {
             self.roll(now_ms)?;
         }
         let interval = self.config.index_interval_bytes;
-        if let Err(AppendFailure { error, rolled_back }) = self.active_mut().append(batch, &header, interval, now_ms) {
+        let parts = BatchParts { header: &stored_header, records };
+        if let Err(AppendFailure { error, rolled_back }) = self.active_mut().append(parts, &header, interval, now_ms) {
             if !rolled_back {
                 self.fail(format!("could not roll back a failed append: {error}"));
             }

@@ -213,6 +213,7 @@ impl PartitionLog {
             failure: None,
             first_dirty_offset,
             flush_in_flight: false,
+            leader_epoch: None,
         };
         log.delete_segments_below_log_start()?;
         log.load_producer_state(&listing.snapshot_offsets, now_ms)?;

@@ -62,6 +62,20 @@ pub(crate) struct RecoveryReport {
     pub reason: Option<String>,
 }
 
+/// A batch as an append writes it: the header the log patched (base offset, epoch,
+/// LogAppendTime), then the records exactly as the producer sent them, never copied.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BatchParts<'a> {
+    pub header: &'a [u8],
+    pub records: &'a [u8],
+}
+
+impl BatchParts<'_> {
+    pub fn len(&self) -> usize {
+        self.header.len() + self.records.len()
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Segment {
     pub base_offset: i64,
@@ -413,7 +427,7 @@ impl Segment {
     /// Appends one batch (already carrying its final base offset). See the module docs.
     pub fn append(
         &mut self,
-        batch: &[u8],
+        batch: BatchParts<'_>,
         header: &BatchHeader,
         index_interval_bytes: u64,
         now_ms: i64,
@@ -452,7 +466,7 @@ impl Segment {
 
     fn write_batch(
         &mut self,
-        batch: &[u8],
+        batch: BatchParts<'_>,
         position: u64,
         last_offset: i64,
         index_entry: bool,
@@ -460,7 +474,7 @@ impl Segment {
         offset_of_max: i64,
     ) -> io::Result<()> {
         self.log_dirty = true;
-        self.log.write_all_at(batch, position)?;
+        self.log.write_all_vectored_at(&[batch.header, batch.records], position)?;
         if index_entry {
             let entry = OffsetEntry {
                 relative_offset: (last_offset - self.base_offset) as i32,

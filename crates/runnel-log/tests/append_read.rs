@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use runnel_log::{AppendOutcome, LogConfig, LogError};
-use runnel_protocol::batch::{split_batches, validate_batch};
+use runnel_protocol::batch::{split_batches, validate_batch, BATCH_HEADER_BYTES};
 
 #[test]
 fn append_then_read_round_trips_batches_byte_exact() {
@@ -34,6 +34,22 @@ fn append_then_read_round_trips_batches_byte_exact() {
         assert_eq!(read_all(&log), stored, "{}", t.name);
         let whole = log.read(0, usize::MAX, i64::MAX, false).unwrap();
         assert_eq!(whole.bytes, stored.concat());
+    });
+}
+
+#[test]
+fn an_append_writes_its_patched_header_and_the_records_exactly_as_sent() {
+    each_storage(|t| {
+        let mut log = t.open(&LogConfig { log_append_time: true, ..LogConfig::default() }, 0);
+        log.set_leader_epoch(7);
+        append(&mut log, &plain(2, 10, 0), 1_000);
+        let sent = plain(3, 40, 0);
+        log.append(&sent, 2_000).unwrap();
+        let stored = read_all(&log).pop().unwrap();
+        let header = validate_batch(&stored).expect("the stored CRC covers the patched header");
+        assert_eq!((header.base_offset, header.partition_leader_epoch, header.max_timestamp), (2, 7, 2_000), "{}", t.name);
+        assert!(header.is_log_append_time());
+        assert_eq!(stored[BATCH_HEADER_BYTES..], sent[BATCH_HEADER_BYTES..], "{}: the records as sent", t.name);
     });
 }
 
@@ -215,12 +231,12 @@ fn malformed_batch_is_rejected_and_nothing_is_written() {
         let mut log = t.open(&LogConfig::default(), 0);
         let mut short = plain(1, 10, 0);
         short.pop();
-        assert!(matches!(log.append(&mut short, 0), Err(LogError::InvalidBatch(_))));
-        let mut tiny = vec![0u8; 20];
-        assert!(matches!(log.append(&mut tiny, 0), Err(LogError::InvalidBatch(_))));
+        assert!(matches!(log.append(&short, 0), Err(LogError::InvalidBatch(_))));
+        let tiny = vec![0u8; 20];
+        assert!(matches!(log.append(&tiny, 0), Err(LogError::InvalidBatch(_))));
         let mut old_magic = plain(1, 10, 0);
         old_magic[16] = 1;
-        assert!(matches!(log.append(&mut old_magic, 0), Err(LogError::InvalidBatch(_))));
+        assert!(matches!(log.append(&old_magic, 0), Err(LogError::InvalidBatch(_))));
         assert_eq!(log.log_end_offset(), 0);
         assert_eq!(log.size_bytes(), 0);
     });

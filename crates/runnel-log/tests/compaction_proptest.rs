@@ -183,8 +183,7 @@ fn run(config: LogConfig, ops: Vec<Op>, halt: Option<(u64, Option<usize>)>) -> R
                         value: value.clone().map(String::into_bytes),
                     })
                     .collect();
-                let mut bytes = batch;
-                let result = log.append(&mut bytes, h.now_ms).map(|_| ());
+                let result = log.append(&batch, h.now_ms).map(|_| ());
                 if result.is_ok() {
                     model.records.extend(appended);
                 } else {

@@ -19,10 +19,12 @@ fn fsync_every_message() -> LogConfig {
     LogConfig { flush_messages: 1, ..small_config() }
 }
 
-/// Appends without the policy flush and returns the stored bytes.
+/// Appends without the policy flush and returns the stored bytes: `batch` with the base
+/// offset the log gave it.
 fn append_deferred(log: &mut PartitionLog, batch: &[u8]) -> Vec<u8> {
+    let outcome = log.append_deferring_flush(batch, 0).expect("append");
     let mut bytes = batch.to_vec();
-    log.append_deferring_flush(&mut bytes, 0).expect("append");
+    runnel_protocol::batch::set_base_offset(&mut bytes, base_of(outcome));
     bytes
 }
 
@@ -95,7 +97,7 @@ fn failed_group_commit_sync_fails_the_log_and_recovery_keeps_only_synced_data() 
     assert!(log.finish_flush(pending, result).is_err());
     assert_eq!(log.recovery_point(), 1, "a failed sync does not move the recovery point");
     assert!(log.failure().is_some(), "after a failed fsync nothing unsynced can be trusted");
-    assert!(log.append_deferring_flush(&mut plain(1, 60, 0), 0).is_err());
+    assert!(log.append_deferring_flush(&plain(1, 60, 0), 0).is_err());
     drop(log);
     fault.crash();
     let log = PartitionLog::open(storage, &dir, config, 0).unwrap();
@@ -133,7 +135,7 @@ fn recovery_truncates_a_torn_tail_left_behind_a_group_commit() {
     // The next append tears and the process dies; the group commit that would cover it
     // never runs.
     fault.set_plan(FaultPlan { tear_write: Some((0, 30)), halt_at_write: Some(0), ..FaultPlan::default() });
-    assert!(log.append_deferring_flush(&mut plain(1, 60, 0), 0).is_err());
+    assert!(log.append_deferring_flush(&plain(1, 60, 0), 0).is_err());
     drop(log);
     fault.crash();
     let mut log = PartitionLog::open(storage, &dir, config, 0).unwrap();

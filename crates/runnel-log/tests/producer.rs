@@ -14,7 +14,7 @@ fn appended(log: &mut PartitionLog, batch: &[u8]) -> (i64, i64) {
 }
 
 fn retry(log: &mut PartitionLog, batch: &[u8]) -> Result<AppendOutcome, LogError> {
-    log.append(&mut batch.to_vec(), 0)
+    log.append(batch, 0)
 }
 
 #[test]

@@ -85,8 +85,8 @@ fn torn_write_is_truncated_on_recovery_and_never_served() {
     }
     // The next write is the batch itself: it lands halfway and the process dies.
     fault.set_plan(FaultPlan { tear_write: Some((0, 70)), halt_at_write: Some(0), ..FaultPlan::default() });
-    let mut batch = plain(1, 100, 0);
-    assert!(matches!(log.append(&mut batch, 0), Err(LogError::Io(_))));
+    let batch = plain(1, 100, 0);
+    assert!(matches!(log.append(&batch, 0), Err(LogError::Io(_))));
     assert_eq!(log.log_end_offset(), 3);
     assert_eq!(read_all(&log), stored, "the torn bytes are not served before the crash either");
     drop(log);
@@ -241,8 +241,8 @@ fn full_disk_fails_the_append_and_leaves_the_log_usable() {
         FaultPlan { disk_full: true, ..FaultPlan::default() },
     ] {
         fault.set_plan(plan.clone());
-        let mut batch = next_batch();
-        let result = log.append(&mut batch, 0);
+        let batch = next_batch();
+        let result = log.append(&batch, 0);
         assert!(matches!(result, Err(LogError::Io(_))), "{plan:?}: {result:?}");
         assert!(fault.writes_seen() > 0);
         assert_eq!(log.failure(), None, "{plan:?}: a rolled-back append does not fail the log");
@@ -273,8 +273,8 @@ fn full_disk_during_roll_fails_the_append_and_leaves_the_log_usable() {
     }
     assert_eq!(log.segment_base_offsets(), vec![0]);
     fault.set_plan(FaultPlan { disk_full: true, ..FaultPlan::default() });
-    let mut batch = plain(1, 400, 0);
-    assert!(log.append(&mut batch, 0).is_err());
+    let batch = plain(1, 400, 0);
+    assert!(log.append(&batch, 0).is_err());
     assert_eq!(read_all(&log), stored);
     fault.set_plan(FaultPlan::default());
     stored.push(append(&mut log, &plain(1, 400, 0), 0).1);

@@ -248,10 +248,19 @@ pub fn set_partition_leader_epoch(batch: &mut [u8], epoch: i32) {
 /// recomputes the CRC, since both lie inside it.
 pub fn set_log_append_time(batch: &mut [u8], timestamp_ms: i64) {
     assert!(batch.len() >= BATCH_HEADER_BYTES);
-    let attributes = i16_at(batch, 21) | ATTRIBUTES_TIMESTAMP_TYPE_MASK;
-    batch[21..23].copy_from_slice(&attributes.to_be_bytes());
-    batch[35..43].copy_from_slice(&timestamp_ms.to_be_bytes());
-    update_crc(batch);
+    let (header, records) = batch.split_at_mut(BATCH_HEADER_BYTES);
+    set_log_append_time_in_header(header, records, timestamp_ms);
+}
+
+/// [`set_log_append_time`] for a batch held as its header and, apart, the records that
+/// follow it: only `header` changes; its CRC covers both.
+pub fn set_log_append_time_in_header(header: &mut [u8], records: &[u8], timestamp_ms: i64) {
+    assert_eq!(header.len(), BATCH_HEADER_BYTES, "a batch header is {BATCH_HEADER_BYTES} bytes");
+    let attributes = i16_at(header, 21) | ATTRIBUTES_TIMESTAMP_TYPE_MASK;
+    header[21..23].copy_from_slice(&attributes.to_be_bytes());
+    header[35..43].copy_from_slice(&timestamp_ms.to_be_bytes());
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&header[CRC_START..]), records);
+    header[CRC_OFFSET..CRC_START].copy_from_slice(&crc.to_be_bytes());
 }
 
 /// Recomputes the CRC after a change to the bytes it covers (attributes onwards).
@@ -362,6 +371,15 @@ mod tests {
         let header = validate_batch(&bytes).unwrap();
         assert!(header.is_log_append_time());
         assert_eq!(header.max_timestamp, 99);
+    }
+
+    #[test]
+    fn log_append_time_in_a_separate_header_gives_the_whole_batch_crc() {
+        let mut whole = plain_batch(3, 4, 5);
+        let (mut header, records) = (whole[..BATCH_HEADER_BYTES].to_vec(), whole[BATCH_HEADER_BYTES..].to_vec());
+        set_log_append_time(&mut whole, 99);
+        set_log_append_time_in_header(&mut header, &records, 99);
+        assert_eq!([header, records].concat(), whole);
     }
 
     #[test]

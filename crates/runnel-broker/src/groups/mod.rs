@@ -204,8 +204,8 @@ impl GroupService {
         let now = now_ms();
         for (index, entries) in by_partition {
             let partition = topics.partition(OFFSETS_TOPIC, index).ok_or(PersistError::NoOffsetsTopic)?;
-            let mut batch = log_records::encode_batch(&entries, now).map_err(PersistError::Encode)?;
-            partition.append(&mut batch, now).map_err(PersistError::Append)?;
+            let batch = log_records::encode_batch(&entries, now).map_err(PersistError::Encode)?;
+            partition.append(&batch, now).map_err(PersistError::Append)?;
         }
         Ok(())
     }

@@ -8,7 +8,6 @@
 //! Authorization as Kafka's: transactional records need WRITE on the request's transactional
 //! id, else the whole request fails; each topic needs WRITE, checked before its existence.
 
-use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -206,8 +205,8 @@ fn produce_partition(
     validate_records_for_topic(topic, index, records, &header, now).map_err(
         |RecordsRejection { code, message, record_errors }| Rejection { code, message: Some(message), record_errors },
     )?;
-    let appended = with_batch_copy(records, |batch| partition.append_deferring_flush(batch, now))
-        .map_err(|error| log_rejection(&topic.name, index, error))?;
+    let appended =
+        partition.append_deferring_flush(records, now).map_err(|error| log_rejection(&topic.name, index, error))?;
     let sync_before_ack = appended.flush_due.then(|| partition.clone());
     Ok(match appended.outcome {
         AppendOutcome::Appended { base_offset, last_offset, log_append_time_ms } => Appended {
@@ -225,31 +224,6 @@ fn produce_partition(
             log_start_offset: partition.log_start_offset(),
             sync_before_ack,
         },
-    })
-}
-
-/// A worker thread's copy of the batch being appended, kept for the next produce up to
-/// BATCH_COPY_KEPT_BYTES_MAX.
-const BATCH_COPY_KEPT_BYTES_MAX: usize = 4 * 1024 * 1024;
-
-thread_local! {
-    static BATCH_COPY: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Runs `append` on a mutable copy of `records` (the log patches the batch's offsets and
-/// epoch in place; the request's bytes are shared). The copy lives in a per-thread buffer
-/// that is reused: a fresh megabyte per request was fresh pages to fault in, about a tenth
-/// of the broker's CPU under a full-speed producer.
-fn with_batch_copy<T>(records: &[u8], append: impl FnOnce(&mut [u8]) -> T) -> T {
-    BATCH_COPY.with(|copy| {
-        let mut copy = copy.borrow_mut();
-        copy.clear();
-        copy.extend_from_slice(records);
-        let appended = append(&mut copy);
-        if copy.capacity() > BATCH_COPY_KEPT_BYTES_MAX {
-            *copy = Vec::new();
-        }
-        appended
     })
 }
 
@@ -294,27 +268,4 @@ fn partition_response(index: i32, outcome: Result<Appended, Rejection>, version:
 
 fn rejected(response: PartitionProduceResponse, code: i16) -> PartitionProduceResponse {
     response.with_error_code(code).with_base_offset(-1).with_log_append_time_ms(-1).with_log_start_offset(-1)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_batch_copy_reuses_its_buffer_and_frees_one_over_the_kept_limit() {
-        let first = with_batch_copy(&[1u8; 1024], |batch| {
-            assert_eq!(batch, &[1u8; 1024][..]);
-            batch[0] = 9; // patched in place, as the log does
-            batch.as_ptr() as usize
-        });
-        let second = with_batch_copy(&[2u8; 512], |batch| {
-            assert_eq!(batch, &[2u8; 512][..], "the copy is exactly this batch, nothing of the last one");
-            batch.as_ptr() as usize
-        });
-        assert_eq!(first, second, "the same buffer, no fresh allocation");
-
-        let huge = vec![3u8; BATCH_COPY_KEPT_BYTES_MAX + 1];
-        with_batch_copy(&huge, |batch| assert_eq!(batch.len(), huge.len()));
-        assert_eq!(BATCH_COPY.with(|copy| copy.borrow().capacity()), 0, "a one-off huge batch is not kept");
-    }
 }

@@ -193,8 +193,8 @@ mod tests {
     }
 
     fn append(partition: &Partition) -> i64 {
-        let mut batch = testing::plain_batch(1, 100, 0);
-        let appended = partition.append_deferring_flush(&mut batch, 0).unwrap();
+        let batch = testing::plain_batch(1, 100, 0);
+        let appended = partition.append_deferring_flush(&batch, 0).unwrap();
         assert!(appended.flush_due);
         match appended.outcome {
             runnel_log::AppendOutcome::Appended { last_offset, .. } => last_offset,
@@ -233,8 +233,8 @@ mod tests {
         let commit = GroupCommit::new();
         tokio::time::timeout(std::time::Duration::from_secs(10), commit.sync([a.clone()])).await.expect("answered");
         assert!(a.recovery_point() <= last, "a failed sync must not look durable");
-        let mut batch = testing::plain_batch(1, 100, 0);
-        assert!(a.append_deferring_flush(&mut batch, 0).is_err(), "the log refuses writes after a failed sync");
+        let batch = testing::plain_batch(1, 100, 0);
+        assert!(a.append_deferring_flush(&batch, 0).is_err(), "the log refuses writes after a failed sync");
     }
 
     #[tokio::test]

@@ -42,13 +42,13 @@ pub struct Partition {
 }
 
 impl Partition {
-    pub fn new(topic: String, index: i32, log: PartitionLog) -> Self {
+    pub fn new(topic: String, index: i32, mut log: PartitionLog) -> Self {
+        log.set_leader_epoch(LEADER_EPOCH);
         Self { topic, index, log: RwLock::new(log), appended: Notify::new() }
     }
 
     /// Appends one validated batch and wakes every fetch waiting on this partition.
-    pub fn append(&self, batch: &mut [u8], now_ms: i64) -> Result<AppendOutcome, LogError> {
-        runnel_protocol::batch::set_partition_leader_epoch(batch, LEADER_EPOCH);
+    pub fn append(&self, batch: &[u8], now_ms: i64) -> Result<AppendOutcome, LogError> {
         let outcome = self.log.write().append(batch, now_ms)?;
         if matches!(outcome, AppendOutcome::Appended { .. }) {
             self.appended.notify_waiters();
@@ -60,8 +60,7 @@ impl Partition {
     /// [`PartitionLog::append_deferring_flush`]) and wakes waiting fetches. `flush_due` is
     /// set when the topic's flush policy wants the batch synced before it is acknowledged:
     /// the caller then waits on [`super::GroupCommit`].
-    pub fn append_deferring_flush(&self, batch: &mut [u8], now_ms: i64) -> Result<Appended, LogError> {
-        runnel_protocol::batch::set_partition_leader_epoch(batch, LEADER_EPOCH);
+    pub fn append_deferring_flush(&self, batch: &[u8], now_ms: i64) -> Result<Appended, LogError> {
         let (outcome, flush_due) = {
             let mut log = self.log.write();
             let outcome = log.append_deferring_flush(batch, now_ms)?;

@@ -59,6 +59,12 @@ pub trait StorageFile: Send + Sync + std::fmt::Debug {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
     /// Writes all of `buf` at `offset`, extending the file as needed.
     fn write_all_at(&mut self, buf: &[u8], offset: u64) -> io::Result<()>;
+    /// Writes `bufs` back to back from `offset` as one write: a fault injected on a write
+    /// covers all of them. Implementations that can hand the kernel several buffers at once
+    /// override this to skip joining them into one first.
+    fn write_all_vectored_at(&mut self, bufs: &[&[u8]], offset: u64) -> io::Result<()> {
+        self.write_all_at(&bufs.concat(), offset)
+    }
     /// Sets the file's length, dropping or zero-extending its tail.
     fn truncate(&mut self, len: u64) -> io::Result<()>;
     /// Makes the file's contents durable (fdatasync).

@@ -100,9 +100,17 @@ pub fn idempotent(producer_id: i64, epoch: i16, first_seq: i32, records: i32) ->
 }
 
 /// Appends and returns the stored bytes (base offset patched) with the outcome.
+/// Appends `batch`; returns the outcome and, when it was appended, the bytes the log must
+/// now hold for it: `batch` with the base offset (and LogAppendTime) the log gave its copy.
 pub fn append(log: &mut PartitionLog, batch: &[u8], now_ms: i64) -> (AppendOutcome, Vec<u8>) {
+    let outcome = log.append(batch, now_ms).expect("append");
     let mut bytes = batch.to_vec();
-    let outcome = log.append(&mut bytes, now_ms).expect("append");
+    if let AppendOutcome::Appended { base_offset, log_append_time_ms, .. } = outcome {
+        runnel_protocol::batch::set_base_offset(&mut bytes, base_offset);
+        if let Some(timestamp_ms) = log_append_time_ms {
+            runnel_protocol::batch::set_log_append_time(&mut bytes, timestamp_ms);
+        }
+    }
     (outcome, bytes)
 }
 

@@ -89,8 +89,7 @@ pub fn idempotent_batch(
 
 /// Appends a batch, panicking on error; returns its (base, last) offsets.
 pub fn append_batch(log: &mut PartitionLog, batch: &[u8], now_ms: i64) -> (i64, i64) {
-    let mut bytes = batch.to_vec();
-    match log.append(&mut bytes, now_ms).expect("append") {
+    match log.append(batch, now_ms).expect("append") {
         runnel_log::AppendOutcome::Appended { base_offset, last_offset, .. }
         | runnel_log::AppendOutcome::Duplicate { base_offset, last_offset } => (base_offset, last_offset),
     }

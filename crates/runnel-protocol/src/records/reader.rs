@@ -126,9 +126,10 @@ fn next_plain<'a>(
     };
     let body_length = checked_length(length, index)?;
     let remaining = cursor.remaining();
-    let body = cursor
-        .read_slice(body_length)
-        .ok_or_else(|| RecordsError::InvalidRecord { index, defect: RecordDefect::LengthBeyondBatch { length, remaining } })?;
+    // Not ok_or(): the error would be built and dropped for every record.
+    let Some(body) = cursor.read_slice(body_length) else {
+        return Err(RecordsError::InvalidRecord { index, defect: RecordDefect::LengthBeyondBatch { length, remaining } });
+    };
     let size_bytes = cursor.position() - start;
     check_record_size(size_bytes as u64, index, limits)?;
     parse_body(index, body, size_bytes, limits)
