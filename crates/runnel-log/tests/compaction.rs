@@ -288,16 +288,15 @@ fn idempotent_producer_keeps_its_last_batch_and_sequence_state() {
     t.storage.remove_file(&t.path(runnel_log::CLEAN_SHUTDOWN_FILE)).unwrap();
     let mut log = t.open(&config, 6_000);
     let duplicate = idempotent_batch(7, 0, 29, &[(Some(b"k0"), Some(b"p"))], 1_000);
-    let mut bytes = duplicate.clone();
     assert_eq!(
-        log.append(&mut bytes, 6_000).unwrap(),
+        log.append(&duplicate, 6_000).unwrap(),
         runnel_log::AppendOutcome::Duplicate { base_offset: last.0, last_offset: last.1 },
         "a retry of the last batch is still recognised"
     );
-    let mut next = idempotent_batch(7, 0, 30, &[(Some(b"k"), Some(b"q"))], 6_000);
-    assert!(matches!(log.append(&mut next, 6_000).unwrap(), runnel_log::AppendOutcome::Appended { .. }));
-    let mut gap = idempotent_batch(7, 0, 40, &[(Some(b"k"), Some(b"r"))], 6_000);
-    assert!(matches!(log.append(&mut gap, 6_000), Err(runnel_log::LogError::OutOfOrderSequence { .. })));
+    let next = idempotent_batch(7, 0, 30, &[(Some(b"k"), Some(b"q"))], 6_000);
+    assert!(matches!(log.append(&next, 6_000).unwrap(), runnel_log::AppendOutcome::Appended { .. }));
+    let gap = idempotent_batch(7, 0, 40, &[(Some(b"k"), Some(b"r"))], 6_000);
+    assert!(matches!(log.append(&gap, 6_000), Err(runnel_log::LogError::OutOfOrderSequence { .. })));
 }
 
 #[test]

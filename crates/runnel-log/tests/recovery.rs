@@ -291,10 +291,10 @@ fn failed_rollback_fails_the_log_until_reopen() {
     log.flush().unwrap();
     // The write tears and the process is dead: the truncate that would undo it fails too.
     fault.set_plan(FaultPlan { tear_write: Some((0, 20)), halt_at_write: Some(0), ..FaultPlan::default() });
-    assert!(log.append(&mut plain(1, 60, 0), 0).is_err());
+    assert!(log.append(&plain(1, 60, 0), 0).is_err());
     assert!(log.failure().is_some());
     fault.set_plan(FaultPlan::default());
-    assert!(matches!(log.append(&mut plain(1, 60, 0), 0), Err(LogError::Io(_))), "writes refused");
+    assert!(matches!(log.append(&plain(1, 60, 0), 0), Err(LogError::Io(_))), "writes refused");
     assert!(log.flush().is_err());
     assert_eq!(read_all(&log), stored, "reads still serve what was committed");
     drop(log);
@@ -314,7 +314,7 @@ fn failed_sync_fails_the_log_and_recovery_keeps_only_synced_data() {
     assert!(log.flush().is_err());
     assert_eq!(log.recovery_point(), 1, "a failed flush does not move the recovery point");
     assert!(log.failure().is_some());
-    assert!(log.append(&mut plain(1, 60, 0), 0).is_err());
+    assert!(log.append(&plain(1, 60, 0), 0).is_err());
     drop(log);
     fault.crash();
     let log = PartitionLog::open(storage, &dir, config, 0).unwrap();

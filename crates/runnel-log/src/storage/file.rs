@@ -240,18 +240,16 @@ pub(crate) fn pread_append(file: &File, out: &mut Vec<u8>, len: usize, offset: u
 mod tests {
     use super::*;
 
-    #[test]
-    fn writes_across_writeback_chunks_read_back_exactly() {
+    /// Writes `total` patterned bytes with `write`, in pieces of `lens` and then 100,000
+    /// bytes at a time, and checks that the file reads back exactly.
+    fn write_in_pieces_and_read_back(total: usize, lens: &[usize], mut write: impl FnMut(&mut dyn StorageFile, &[u8], u64)) {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.log");
-        let mut file = FileStorage::new().open_file(&path, true).unwrap();
-        let total = 3 * WRITEBACK_CHUNK_BYTES as usize + 12_345;
+        let mut file = FileStorage::new().open_file(&dir.path().join("x.log"), true).unwrap();
         let bytes: Vec<u8> = (0..total).map(|i| (i % 251) as u8).collect();
-        // Odd-sized writes: some end inside a chunk, some cross one, one crosses two.
         let mut at = 0;
-        for len in [1, 700_000, 400_000, 2_100_000].into_iter().chain(std::iter::repeat(100_000)) {
+        for len in lens.iter().copied().chain(std::iter::repeat(100_000)) {
             let end = (at + len).min(total);
-            file.write_all_at(&bytes[at..end], at as u64).unwrap();
+            write(file.as_mut(), &bytes[at..end], at as u64);
             at = end;
             if at == total {
                 break;
@@ -264,26 +262,21 @@ mod tests {
     }
 
     #[test]
+    fn writes_across_writeback_chunks_read_back_exactly() {
+        // Odd-sized writes: some end inside a chunk, some cross one, one crosses two.
+        let total = 3 * WRITEBACK_CHUNK_BYTES as usize + 12_345;
+        write_in_pieces_and_read_back(total, &[1, 700_000, 400_000, 2_100_000], |file, piece, at| {
+            file.write_all_at(piece, at).unwrap()
+        });
+    }
+
+    #[test]
     fn vectored_writes_across_writeback_chunks_read_back_exactly() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.log");
-        let mut file = FileStorage::new().open_file(&path, true).unwrap();
+        // As an append writes: a 61-byte header, then the records; an empty part besides.
         let total = 2 * WRITEBACK_CHUNK_BYTES as usize + 777;
-        let bytes: Vec<u8> = (0..total).map(|i| (i % 253) as u8).collect();
-        // As an append writes: a 61-byte header, then the records; plus an empty part.
-        let mut at = 0;
-        for len in [61, 900_000, 61, 1_300_000].into_iter().chain(std::iter::repeat(5_000)) {
-            let end = (at + len).min(total);
-            let split = at + (end - at) / 3;
-            file.write_all_vectored_at(&[&bytes[at..split], &[], &bytes[split..end]], at as u64).unwrap();
-            at = end;
-            if at == total {
-                break;
-            }
-        }
-        let mut back = Vec::new();
-        file.read_exact_append(&mut back, total, 0).unwrap();
-        assert!(back == bytes, "read back what was written");
-        assert_eq!(file.len().unwrap(), total as u64);
+        write_in_pieces_and_read_back(total, &[61, 900_000, 61, 1_300_000], |file, piece, at| {
+            let (header, records) = piece.split_at(piece.len().min(61));
+            file.write_all_vectored_at(&[header, &[], records], at).unwrap()
+        });
     }
 }
