@@ -28,9 +28,9 @@ Rows (--rows selects groups; all by default):
 
 Every produce, catch-up and latency run starts after a `sync`, so no broker's run absorbs the
 writeback of what was written in the step before it; produce and latency runs also start
-with the page cache dropped (as root), see clean_page_cache(). Produce and consume rows also say how
-busy the load generator kept its one core (its CPU time over the timed window): near 100%,
-the client was the limit, whichever broker it drove.
+with the page cache dropped (as root; see clean_page_cache()). Produce and consume rows also
+say how busy the load generator kept its one core (its CPU time over the timed window): near
+100%, the client was the limit, whichever broker it drove.
 
 Usage:
   .venv/bin/python bench/compare.py [--quick] [--repetitions 3] [--rows produce,latency]
