@@ -28,7 +28,7 @@ Rows (--rows selects groups; all by default):
 
 Every produce, catch-up and latency run starts after a `sync`, so no broker's run absorbs the
 writeback of what was written in the step before it; produce and latency runs also start
-with the page cache dropped (as root; see clean_page_cache()). Produce and consume rows also
+with the page cache dropped (as root; see drop_page_cache()). Produce and consume rows also
 say how busy the load generator kept its one core (its CPU time over the timed window): near
 100%, the client was the limit, whichever broker it drove.
 
@@ -124,14 +124,17 @@ class Sizes:
     probe_mib: int
     probe_syncs: int
     repetitions: int
+    # Before produce and latency steps (drop_page_cache). Not in the smoke run, which CI
+    # runs beside other tests: their brokers and clients would reload files from disk.
+    drop_page_cache: bool
 
 
 # Runs long enough that connection set-up is noise at librdkafka's speed, and fsync runs as
 # long as acks=1 ones (at 128 MiB one slow flush moved a run by a factor of two); the storage
 # probe's write is the disk figure the acks=1 produce rows are held against.
-FULL = Sizes(512, 512, 1024, 128, 30, 5, 3, 2048, 50, 3)
-QUICK = Sizes(192, 48, 512, 64, 15, 3, 2, 1024, 50, 3)
-SMOKE = Sizes(1, 0.125, 4, 0, 2, 1, 0.5, 8, 10, 1)
+FULL = Sizes(512, 512, 1024, 128, 30, 5, 3, 2048, 50, 3, True)
+QUICK = Sizes(192, 48, 512, 64, 15, 3, 2, 1024, 50, 3, True)
+SMOKE = Sizes(1, 0.125, 4, 0, 2, 1, 0.5, 8, 10, 1, False)
 
 
 # ---------------------------------------------------------------------------- rows
@@ -232,9 +235,9 @@ def settle_writeback() -> None:
     os.sync()
 
 
-def clean_page_cache() -> bool:
-    """settle_writeback(), then drops the (now clean) page cache; False when that is not
-    permitted (not root), and the step runs after the sync alone.
+def drop_page_cache() -> bool:
+    """Drops the clean page cache (after settle_writeback() that is all of it); False when
+    that is not permitted (not root).
 
     Before a writing step: on this VM a write into the page cache costs the writer 3-5 times
     more CPU once the cache holds a few GiB. `dd` of 512 MiB took 0.27-0.33 s of system time
@@ -243,7 +246,6 @@ def clean_page_cache() -> bool:
     2.42 (1 KiB) and 1.80 to 4.10 (100 B) with a sync between steps, and stayed at
     0.86-0.96 and 1.74-1.84 with a drop. That cost lands on whichever broker writes when
     the cache is large, so without the drop a run's CPU rows measure the run's history."""
-    settle_writeback()
     try:
         DROP_CACHES_PATH.write_text(DROP_CLEAN_PAGE_CACHE)
     except OSError:
@@ -333,7 +335,8 @@ class Comparison:
     # ------------------------------------------------------------------ steps
 
     def before_writing_step(self) -> None:
-        if clean_page_cache():
+        settle_writeback()
+        if self.sizes.drop_page_cache and drop_page_cache():
             self.cache_dropped_steps += 1
         else:
             self.cache_kept_steps += 1
@@ -648,7 +651,8 @@ def page_cache_line(cmp: Comparison) -> str:
     if kept == 0:
         return f"- page cache: synced and dropped before each of the {dropped} produce and latency steps"
     return (f"- page cache: synced before every produce and latency step, dropped before {dropped} of "
-            f"{dropped + kept} (dropping needs root), so CPU rows carry the page cache's growth")
+            f"{dropped + kept} (a smoke run keeps it; dropping needs root), so CPU rows carry the page "
+            f"cache's growth")
 
 
 def report(cmp: Comparison, args, info: dict[str, str], probes: list[tuple[str, dict]], loads, elapsed_s: float) -> str:

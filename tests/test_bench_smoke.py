@@ -76,7 +76,7 @@ def test_compare_bench_smoke_measures_every_row_on_both_brokers(tmp_path):
                          capture_output=True, text=True, timeout=COMPARE_SMOKE_TIMEOUT_S, cwd=REPO_ROOT)
     assert res.returncode == 0, f"exit {res.returncode}\n--- stdout ---\n{res.stdout}--- stderr ---\n{res.stderr}"
     assert "No step failed." in res.stdout, res.stdout
-    # Every writing step says how it found the page cache (compare.clean_page_cache).
+    # The report says how the writing steps found the page cache (compare.before_writing_step).
     assert re.search(r"^- page cache: synced", res.stdout, re.MULTILINE), res.stdout
 
     groups = _compare_table_rows(res.stdout)
