@@ -7,8 +7,8 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use common::{each_storage, TestDir};
-use runnel_log::{AppendOutcome, LogConfig, PartitionLog, CLEANER_CHECKPOINT_FILE};
+use common::{as_stored, each_storage, TestDir};
+use runnel_log::{LogConfig, PartitionLog, CLEANER_CHECKPOINT_FILE};
 use runnel_protocol::batch::{validate_batch, Compression as Codec};
 use runnel_protocol::kafka_protocol::records::{Compression, RecordBatchDecoder};
 use support::*;
@@ -82,11 +82,8 @@ fn surviving_records_keep_their_offsets_timestamps_and_untouched_batches_their_b
         // Unique keys every third batch: those batches must come out byte for byte.
         let key = if i % 3 == 0 { format!("unique-{i}") } else { "hot".to_owned() };
         let batch = put(&key, &format!("v{i}"), 5_000 + i);
-        let AppendOutcome::Appended { base_offset, .. } = log.append(&batch, 0).unwrap() else { panic!("a duplicate") };
-        // As the log stores it: the sent bytes with the base offset it was given.
-        let mut stored = batch.clone();
-        runnel_protocol::batch::set_base_offset(&mut stored, base_offset);
-        originals.insert(base_offset, stored);
+        let stored = as_stored(&batch, log.append(&batch, 0).unwrap());
+        originals.insert(header(&stored).base_offset, stored);
     }
     let before = read_records(&log);
     log.compact(10_000).unwrap();

@@ -22,10 +22,7 @@ fn fsync_every_message() -> LogConfig {
 /// Appends without the policy flush and returns the stored bytes: `batch` with the base
 /// offset the log gave it.
 fn append_deferred(log: &mut PartitionLog, batch: &[u8]) -> Vec<u8> {
-    let outcome = log.append_deferring_flush(batch, 0).expect("append");
-    let mut bytes = batch.to_vec();
-    runnel_protocol::batch::set_base_offset(&mut bytes, base_of(outcome));
-    bytes
+    as_stored(batch, log.append_deferring_flush(batch, 0).expect("append"))
 }
 
 #[test]

@@ -104,6 +104,12 @@ pub fn idempotent(producer_id: i64, epoch: i16, first_seq: i32, records: i32) ->
 /// now hold for it: `batch` with the base offset (and LogAppendTime) the log gave its copy.
 pub fn append(log: &mut PartitionLog, batch: &[u8], now_ms: i64) -> (AppendOutcome, Vec<u8>) {
     let outcome = log.append(batch, now_ms).expect("append");
+    (outcome, as_stored(batch, outcome))
+}
+
+/// The bytes the log holds for `batch` after `outcome`: the batch with the base offset (and
+/// LogAppendTime) the log gave its copy; unchanged when it was not appended.
+pub fn as_stored(batch: &[u8], outcome: AppendOutcome) -> Vec<u8> {
     let mut bytes = batch.to_vec();
     if let AppendOutcome::Appended { base_offset, log_append_time_ms, .. } = outcome {
         runnel_protocol::batch::set_base_offset(&mut bytes, base_offset);
@@ -111,7 +117,7 @@ pub fn append(log: &mut PartitionLog, batch: &[u8], now_ms: i64) -> (AppendOutco
             runnel_protocol::batch::set_log_append_time(&mut bytes, timestamp_ms);
         }
     }
-    (outcome, bytes)
+    bytes
 }
 
 pub fn base_of(outcome: AppendOutcome) -> i64 {
