@@ -65,13 +65,20 @@ def produce(bootstrap: str, topic: str, counts: dict[int, int], timestamp_ms: in
         producer.close()
 
 
+def subscribe(consumer: KafkaConsumer, topic: str) -> None:
+    """subscribe(), then a metadata round trip before the first poll(): kafka-python 3.0.x
+    can otherwise lose its own first rebalance (tests/clients/group_kp.py says how)."""
+    consumer.subscribe([topic])
+    consumer.topics()
+
+
 def commit_and_leave(bootstrap: str, group: str, topic: str, offsets: dict[int, int], client_id: str) -> None:
     """A member joins `group` (subscribed to `topic`), commits `offsets` and leaves: the
     group is then Empty with those committed offsets."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, client_id=client_id,
                              enable_auto_commit=False, auto_offset_reset="earliest", **MEMBER_OPTIONS)
     try:
-        consumer.subscribe([topic])
+        subscribe(consumer, topic)
         deadline = time.monotonic() + JOIN_WAIT_S
         while not consumer.assignment() and time.monotonic() < deadline:
             consumer.poll(timeout_ms=MEMBER_POLL_MS)
@@ -100,7 +107,7 @@ class ActiveMember:
 
     def _run(self) -> None:
         try:
-            self.consumer.subscribe([self.topic])
+            subscribe(self.consumer, self.topic)
             while not self.stop.is_set():
                 self.consumer.poll(timeout_ms=MEMBER_POLL_MS)
                 if not self.ready.is_set() and self.consumer.assignment():

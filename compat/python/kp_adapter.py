@@ -83,6 +83,10 @@ class Member:
                                session_timeout_ms=SESSION_TIMEOUT_MS, heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
                                max_poll_interval_ms=20000, **extra)
         self.c.subscribe([topic])
+        if V3:
+            # A metadata round trip before the first poll(): kafka-python 3.0.x can otherwise
+            # lose its own first rebalance (tests/clients/group_kp.py says how).
+            self.c.topics()
 
     def poll(self, timeout_s):
         return _msgs(self.c.poll(timeout_ms=int(timeout_s * 1000)))
