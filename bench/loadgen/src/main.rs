@@ -53,14 +53,14 @@ const MIB: f64 = 1024.0 * 1024.0;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    // Not for latency, which keeps the allocator it was measured with: one arena would put
-    // its sending and receiving threads behind one lock.
     if args.first().map(String::as_str) == Some("consume") {
         if let Err(why) = huge_page_heap() {
             eprintln!("runnel-bench-loadgen: {why}");
             return ExitCode::FAILURE;
         }
     }
+    // Not for latency, which keeps the allocator it was measured with: one arena would put
+    // its sending and receiving threads behind one lock.
     if matches!(args.first().map(String::as_str), Some("produce" | "consume")) {
         keep_freed_memory();
     }
