@@ -163,6 +163,8 @@ pub fn run(bootstrap: &str, topic: &str, plan: &Plan) -> Outcome {
     outcome
 }
 
+// rdkafka's `send` returns the record with its error, as the retry in `send_waiting` needs.
+#[allow(clippy::result_large_err)]
 fn measure(bootstrap: &str, topic: &str, plan: &Plan, outcome: &mut Outcome) -> Result<(), String> {
     let consumer = new_consumer(bootstrap, &plan.consumer_props)?;
     outcome.partitions = partition_count(&consumer, topic)?;

@@ -75,6 +75,8 @@ enum Answer {
 }
 
 /// What the request loop woke up for.
+// Moved once per request and never stored; boxing the reply would allocate per response.
+#[allow(clippy::large_enum_variant)]
 enum Event {
     Frame(Result<Option<Bytes>, Closed>),
     Durable(Reply),

@@ -138,7 +138,8 @@ mod tests {
         drop(slice);
         assert_eq!(pool.pooled().0, 1);
         let again = pool.take(3);
-        assert!(again.is_empty() && again.len() == 0);
+        assert!(again.is_empty());
+        assert_eq!(again.len(), 0);
         assert_eq!(again.buffer.as_ptr(), pointer, "the same allocation");
         assert_eq!(pool.pooled(), (0, 0));
     }

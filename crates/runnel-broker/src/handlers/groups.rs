@@ -14,8 +14,10 @@ use crate::context::BrokerContext;
 use crate::groups::GroupService;
 use crate::session::Caller;
 
-/// `None` when the request is not a group API (the caller dispatches it elsewhere) or when
-/// shutdown came before the coordinator answered.
+/// The coordinator's form of a group API request, or the request back unchanged (`Err`)
+/// when it is not a group API, for the caller to dispatch elsewhere.
+// Boxing that `Err` would allocate for every request that is not a group API.
+#[allow(clippy::result_large_err)]
 pub fn to_coordinator(ctx: &BrokerContext, request: RequestKind, version: i16, caller: &Caller<'_>) -> Result<Request, RequestKind> {
     let api_version = version;
     let mut request = match request {

@@ -72,6 +72,8 @@ const UNPARSABLE_ACL_CODE: &str = "an ACL resource, pattern, operation or permis
 
 /// What [`dispatch`] gives the connection: a reply, or a reply that comes once a produce's
 /// batches are durable (the connection may read and append its next produce meanwhile).
+// Moved once per request and never stored; boxing the reply would allocate per response.
+#[allow(clippy::large_enum_variant)]
 pub enum Dispatched {
     Now(Reply),
     AfterSync(Pin<Box<dyn Future<Output = Reply> + Send>>),

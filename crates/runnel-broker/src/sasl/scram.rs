@@ -233,7 +233,7 @@ fn extension(part: &str) -> Option<(&str, &str)> {
 
 /// Kafka's `base64`: padded standard base64, possibly empty.
 fn base64_field(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 4 != 0 {
+    if !text.len().is_multiple_of(4) {
         return None;
     }
     BASE64.decode(text).ok()

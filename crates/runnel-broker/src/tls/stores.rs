@@ -247,7 +247,7 @@ mod tests {
     }
 
     fn error_of(result: Result<KeyMaterial, StoreError>) -> String {
-        result.err().expect("must fail").to_string()
+        result.expect_err("must fail").to_string()
     }
 
     #[test]
@@ -259,7 +259,7 @@ mod tests {
         assert!(message.contains("keytool -importkeystore") && message.contains("-deststoretype PKCS12"), "{message}");
         assert!(message.contains("openssl pkcs12") && message.contains("ssl.keystore.type=PEM"), "{message}");
         let source = TruststoreSource::File { store_type: StoreType::Jks, path: jks, password: None };
-        let message = load_truststore(&source).err().expect("must fail").to_string();
+        let message = load_truststore(&source).expect_err("must fail").to_string();
         assert!(message.contains("keytool -importkeystore") && message.contains("ssl.truststore.type=PEM"), "{message}");
     }
 
@@ -280,9 +280,9 @@ mod tests {
         assert!(message.contains("the private key is not encrypted"), "{message}");
         assert!(!message.contains("secret"), "{message}");
         let encrypted = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAA=\n-----END ENCRYPTED PRIVATE KEY-----\n";
-        let message = pem_private_key("inline", encrypted, None).err().expect("must fail").to_string();
+        let message = pem_private_key("inline", encrypted, None).expect_err("must fail").to_string();
         assert!(message.contains("set ssl.key.password"), "{message}");
-        let message = pem_private_key("inline", encrypted, Some(&Password::new("x"))).err().expect("must fail").to_string();
+        let message = pem_private_key("inline", encrypted, Some(&Password::new("x"))).expect_err("must fail").to_string();
         assert!(message.contains("cannot be parsed"), "{message}");
     }
 
@@ -292,10 +292,10 @@ mod tests {
         let certs = dev_set(dir.path());
         let chain = std::fs::read_to_string(&certs.server.certificate).expect("chain");
         let key = std::fs::read_to_string(&certs.server.key).expect("key");
-        assert!(pem_private_key("x", &chain, None).err().expect("no key").to_string().contains("private key not provided"));
+        assert!(pem_private_key("x", &chain, None).expect_err("no key").to_string().contains("private key not provided"));
         let two = format!("{key}{key}");
-        assert!(pem_private_key("x", &two, None).err().expect("two keys").to_string().contains("found 2"));
-        assert!(pem_certificates("x", &key).err().expect("no cert").to_string().contains("no certificate"));
+        assert!(pem_private_key("x", &two, None).expect_err("two keys").to_string().contains("found 2"));
+        assert!(pem_certificates("x", &key).expect_err("no cert").to_string().contains("no certificate"));
         let inline = KeystoreSource::PemInline { key: Password::new(key), chain: Password::new(chain) };
         let material = load_keystore(&inline, None).expect("inline PEM loads");
         assert_eq!(material.chain.len(), 2);

@@ -149,18 +149,23 @@ fn zigzag_i64(raw: u64) -> i64 {
     ((raw >> 1) as i64) ^ -((raw & 1) as i64)
 }
 
+/// Appends `value` as a zigzag varlong, the encoding of every length and delta in a record.
+pub fn put_varint(out: &mut Vec<u8>, value: i64) {
+    let mut zigzag = ((value << 1) ^ (value >> 63)) as u64;
+    while zigzag >= 0x80 {
+        out.push((zigzag as u8) | 0x80);
+        zigzag >>= 7;
+    }
+    out.push(zigzag as u8);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn encode(value: i64) -> Vec<u8> {
-        let mut zigzag = ((value << 1) ^ (value >> 63)) as u64;
         let mut out = Vec::new();
-        while zigzag >= 0x80 {
-            out.push((zigzag as u8) | 0x80);
-            zigzag >>= 7;
-        }
-        out.push(zigzag as u8);
+        put_varint(&mut out, value);
         out
     }
 
@@ -191,14 +196,4 @@ mod tests {
         assert!(matches!(read_stream_varint(&mut &[0x80u8][..]), Err(StreamVarintError::Truncated)));
         assert!(matches!(read_stream_varint(&mut &[][..]), Err(StreamVarintError::End)));
     }
-}
-
-/// Appends `value` as a zigzag varlong, the encoding of every length and delta in a record.
-pub fn put_varint(out: &mut Vec<u8>, value: i64) {
-    let mut zigzag = ((value << 1) ^ (value >> 63)) as u64;
-    while zigzag >= 0x80 {
-        out.push((zigzag as u8) | 0x80);
-        zigzag >>= 7;
-    }
-    out.push(zigzag as u8);
 }
