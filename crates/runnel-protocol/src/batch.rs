@@ -259,15 +259,20 @@ pub fn set_log_append_time_in_header(header: &mut [u8], records: &[u8], timestam
     let attributes = i16_at(header, 21) | ATTRIBUTES_TIMESTAMP_TYPE_MASK;
     header[21..23].copy_from_slice(&attributes.to_be_bytes());
     header[35..43].copy_from_slice(&timestamp_ms.to_be_bytes());
-    let crc = crc32c::crc32c_append(crc32c::crc32c(&header[CRC_START..]), records);
-    header[CRC_OFFSET..CRC_START].copy_from_slice(&crc.to_be_bytes());
+    update_crc_in_header(header, records);
 }
 
 /// Recomputes the CRC after a change to the bytes it covers (attributes onwards).
 pub fn update_crc(batch: &mut [u8]) {
     assert!(batch.len() >= BATCH_HEADER_BYTES, "update_crc on a {}-byte batch", batch.len());
-    let crc = crc32c::crc32c(&batch[CRC_START..]);
-    batch[CRC_OFFSET..CRC_START].copy_from_slice(&crc.to_be_bytes());
+    let (header, records) = batch.split_at_mut(BATCH_HEADER_BYTES);
+    update_crc_in_header(header, records);
+}
+
+/// [`update_crc`] for a header held apart from the records that follow it.
+fn update_crc_in_header(header: &mut [u8], records: &[u8]) {
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&header[CRC_START..]), records);
+    header[CRC_OFFSET..CRC_START].copy_from_slice(&crc.to_be_bytes());
 }
 
 fn i16_at(bytes: &[u8], at: usize) -> i16 {

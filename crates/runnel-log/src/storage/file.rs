@@ -96,8 +96,7 @@ impl StorageFile for DiskFile {
     /// One `pwritev` per call (more only after a short write), so an append writes its
     /// patched batch header and the request's record bytes without joining them first.
     fn write_all_vectored_at(&mut self, bufs: &[&[u8]], offset: u64) -> io::Result<()> {
-        let len: usize = bufs.iter().map(|buf| buf.len()).sum();
-        pwritev_all(&self.file, bufs, offset)?;
+        let len = pwritev_all(&self.file, bufs, offset)?;
         start_writeback_of_full_chunks(&self.file, offset, len as u64);
         Ok(())
     }
@@ -157,8 +156,9 @@ fn start_writeback_of_full_chunks(file: &File, offset: u64, len: u64) {
 /// Most buffers one `pwritev` takes here; an append passes two.
 const PWRITEV_BUFFERS_MAX: usize = 8;
 
-/// Writes `bufs` back to back at `offset`, retrying after short writes and EINTR.
-fn pwritev_all(file: &File, bufs: &[&[u8]], offset: u64) -> io::Result<()> {
+/// Writes `bufs` back to back at `offset`, retrying after short writes and EINTR; returns
+/// the bytes written, all of them.
+fn pwritev_all(file: &File, bufs: &[&[u8]], offset: u64) -> io::Result<usize> {
     use std::os::fd::AsRawFd;
     assert!(bufs.len() <= PWRITEV_BUFFERS_MAX, "{} buffers in one write", bufs.len());
     let total: usize = bufs.iter().map(|buf| buf.len()).sum();
@@ -194,7 +194,7 @@ fn pwritev_all(file: &File, bufs: &[&[u8]], offset: u64) -> io::Result<()> {
         }
     }
     debug_assert_eq!(done, total, "a vectored write wrote what it was given");
-    Ok(())
+    Ok(total)
 }
 
 /// Appends `len` bytes of `file` from `offset` to `out`, read into its spare capacity, or

@@ -99,7 +99,6 @@ pub fn idempotent(producer_id: i64, epoch: i16, first_seq: i32, records: i32) ->
     testing::batch(records, 8, 1_000, producer_id, epoch, first_seq)
 }
 
-/// Appends and returns the stored bytes (base offset patched) with the outcome.
 /// Appends `batch`; returns the outcome and, when it was appended, the bytes the log must
 /// now hold for it: `batch` with the base offset (and LogAppendTime) the log gave its copy.
 pub fn append(log: &mut PartitionLog, batch: &[u8], now_ms: i64) -> (AppendOutcome, Vec<u8>) {
