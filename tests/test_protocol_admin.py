@@ -235,6 +235,9 @@ def _expected_source(name: str) -> set:
 
 def test_describe_topic_configs_lists_kafkas_configs_with_their_sources(broker, admin, ck_admin, topic):
     assert create(admin, topic, configs=TOPIC_OVERRIDES)["error_code"] == wp.ERROR_NONE
+    # Kafka answers CreateTopics once its controller has the topic; its broker may answer
+    # DescribeConfigs with UNKNOWN_TOPIC_OR_PARTITION until its own metadata has it too.
+    wait_until(lambda: topic_exists(broker, topic), "in Metadata")
     expected = {**KAFKA_41_TOPIC_DEFAULTS, **TOPIC_OVERRIDES}
 
     # librdkafka: DescribeConfigs v1.
